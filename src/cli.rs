@@ -1,0 +1,398 @@
+//! The command line: parses arguments and runs one command. Errors come back as `anyhow`
+//! and are printed by `main` to standard error with a non-zero exit.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+
+use crate::app::{App, Clock, ImportReport};
+use crate::domain::entity::EntityId;
+use crate::domain::policy::{Policy, RiskClass};
+use crate::domain::risk::{classify, reasons_text};
+use crate::import::read_region;
+use crate::jobs;
+use crate::spatial::crs::Crs;
+use crate::store::BusinessFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gridpatrol",
+    version,
+    about = "Grid supervision for market regulators"
+)]
+pub struct Cli {
+    /// The database file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "gridpatrol.db",
+        env = "GRIDPATROL_DB"
+    )]
+    pub db: PathBuf,
+    /// A policy file laid over the shipped defaults (see policy.toml).
+    #[arg(long, global = true, env = "GRIDPATROL_POLICY")]
+    pub policy: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import a region directory (SPEC §8 files) into the database, all or nothing.
+    Import {
+        #[arg(long)]
+        region: PathBuf,
+        /// The coordinate system of every coordinate in the region's files.
+        #[arg(long, value_enum, default_value_t = Crs::Wgs84)]
+        crs: Crs,
+        /// Who imports (for the audit log).
+        #[arg(long, default_value = "cli")]
+        actor: String,
+    },
+    /// Classify a region's businesses without a database; prints CSV `entity_id,class,reasons`.
+    Classify {
+        #[arg(long)]
+        region: PathBuf,
+        #[arg(long)]
+        as_of: NaiveDate,
+        #[arg(long, value_enum, default_value_t = Crs::Wgs84)]
+        crs: Crs,
+    },
+    /// Re-classify businesses in the database (all of them, or only those due for review).
+    Reclassify {
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// Only businesses whose classification is due for review (what the nightly job does).
+        #[arg(long)]
+        due_only: bool,
+    },
+    /// Set or lift a class override (a bureau head's decision, audited).
+    Override {
+        #[arg(long)]
+        entity: String,
+        #[arg(long, required_unless_present = "lift")]
+        class: Option<RiskClass>,
+        #[arg(long, required_unless_present = "lift")]
+        reason: Option<String>,
+        /// Last day the override holds.
+        #[arg(long, required_unless_present = "lift")]
+        until: Option<NaiveDate>,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        lift: bool,
+    },
+    /// Serve the API and pages, with the scheduled jobs.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// Cron expression (six fields, seconds first) of the nightly re-classification.
+        #[arg(long, default_value = jobs::DEFAULT_NIGHTLY_CRON)]
+        nightly_cron: String,
+    },
+    /// Build a fresh database from the bundled demo region, run the pipeline, and serve it.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// The region to import (default: the bundled Jiang'an district).
+        #[arg(long)]
+        region: Option<PathBuf>,
+        /// Build the database and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Write a synthetic register (businesses, records, officers) for a region's units.
+    Generate {
+        #[arg(long)]
+        region: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        businesses: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The date the history runs up to (default today).
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        #[arg(long)]
+        officers: Option<usize>,
+    },
+    /// Write jurisdiction.geojson and units.geojson: real division names and codes inside
+    /// real district outlines, with synthetic (Voronoi) unit boundaries.
+    GenerateUnits {
+        /// GeoJSON with district outlines (properties.adcode).
+        #[arg(long)]
+        outline: PathBuf,
+        /// Division codes JSON (districts → streets → communities).
+        #[arg(long)]
+        divisions: PathBuf,
+        /// District codes to include, comma separated, or `all`.
+        #[arg(long)]
+        districts: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+fn load_policy(path: Option<&Path>) -> Result<Policy> {
+    match path {
+        None => Ok(Policy::default()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading policy {}", p.display()))?;
+            Policy::from_toml_str(&text).with_context(|| format!("policy {}", p.display()))
+        }
+    }
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    let policy = load_policy(cli.policy.as_deref())?;
+    let app = App {
+        db_path: cli.db.clone(),
+        policy,
+        clock: Clock::System,
+    };
+    match cli.command {
+        Command::Import { region, crs, actor } => {
+            let report = app.import_region(&region, crs, &actor)?;
+            print_import_report(&report);
+            Ok(())
+        }
+        Command::Classify { region, as_of, crs } => {
+            classify_region(&region, as_of, crs, &app.policy)
+        }
+        Command::Reclassify { as_of, due_only } => {
+            let report = if due_only {
+                app.nightly_reclassify(as_of.unwrap_or_else(|| app.clock.today()))?
+            } else {
+                app.reclassify(&BusinessFilter::All, as_of, "reclassify")?
+            };
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        Command::Override {
+            entity,
+            class,
+            reason,
+            until,
+            by,
+            lift,
+        } => {
+            let id = EntityId::parse(&entity).with_context(|| "--entity")?;
+            if lift {
+                match app.lift_override(&id, &by)? {
+                    Some(row) => println!("lifted: {}", serde_json::to_string(&row)?),
+                    None => bail!("business '{id}' has no active override"),
+                }
+            } else {
+                let (Some(class), Some(reason), Some(until)) = (class, reason, until) else {
+                    bail!("--class, --reason and --until are needed to set an override");
+                };
+                let row = app.set_override(&id, class, &reason, until, &by)?;
+                println!("set: {}", serde_json::to_string(&row)?);
+            }
+            Ok(())
+        }
+        Command::Serve { bind, nightly_cron } => {
+            let schedule = jobs::parse_schedule(&nightly_cron).map_err(anyhow::Error::msg)?;
+            app.open_store()?;
+            serve(app, bind, schedule, None)
+        }
+        Command::Demo {
+            bind,
+            region,
+            no_serve,
+        } => demo(app, bind, region, no_serve),
+        Command::Generate {
+            region,
+            businesses,
+            seed,
+            as_of,
+            officers,
+        } => {
+            let units =
+                crate::import::read_units_file(&region.join(crate::import::UNITS), Crs::Wgs84)?;
+            let options = crate::generate::register::Options {
+                businesses,
+                seed,
+                as_of: as_of.unwrap_or_else(|| app.clock.today()),
+                officers,
+            };
+            eprintln!(
+                "generating {businesses} businesses over {} units (seed {seed}, as of {})…",
+                units.len(),
+                options.as_of
+            );
+            for (file, rows) in crate::generate::register::generate(&units, &region, &options)? {
+                println!("{file}: {rows} rows");
+            }
+            Ok(())
+        }
+        Command::GenerateUnits {
+            outline,
+            divisions,
+            districts,
+            out,
+            seed,
+        } => {
+            let codes: Vec<String> = if districts == "all" {
+                let json: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(&divisions)?)?;
+                json["districts"]
+                    .as_array()
+                    .map(|d| {
+                        d.iter()
+                            .filter_map(|x| x["code"].as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            } else {
+                districts.split(',').map(|s| s.trim().to_owned()).collect()
+            };
+            let n = crate::generate::build_units(&outline, &divisions, &codes, &out, seed)?;
+            println!("wrote {n} units to {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+/// `classify`: no database, no server; CSV on standard output in input order.
+fn classify_region(dir: &Path, as_of: NaiveDate, crs: Crs, policy: &Policy) -> Result<()> {
+    let region = read_region(dir, crs, policy)?;
+    let stdout = std::io::stdout();
+    let mut out = csv::Writer::from_writer(std::io::BufWriter::new(stdout.lock()));
+    out.write_record(["entity_id", "class", "reasons"])?;
+    for (business, records) in region.businesses.iter().zip(&region.records) {
+        let c = classify(business, records, as_of, policy);
+        out.write_record([
+            business.id.as_str(),
+            c.class.as_str(),
+            &reasons_text(&c.reasons),
+        ])?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn print_import_report(report: &ImportReport) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "imported region {} ({}) in {:.1} s",
+        report.region, report.name, report.seconds
+    );
+    for (file, rows) in &report.rows_per_file {
+        let _ = writeln!(out, "  {file:<22} {rows:>9} rows");
+    }
+    let _ = writeln!(out, "  units                  {:>9}", report.units);
+    let _ = writeln!(
+        out,
+        "  businesses located     {:>9} of {}",
+        report.located, report.businesses
+    );
+    let classes: Vec<String> = report
+        .classes
+        .iter()
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  classes as of {}  {} ({} changed)",
+        report.as_of,
+        classes.join(", "),
+        report.class_changes
+    );
+    if !report.unlocated.is_empty() {
+        let _ = writeln!(
+            out,
+            "  UNLOCATED businesses: {} (kept, not in any grid until fixed)",
+            report.unlocated.len()
+        );
+        for (id, name, why) in report.unlocated.iter().take(20) {
+            let _ = writeln!(out, "    {id}  {name}: {why}");
+        }
+        if report.unlocated.len() > 20 {
+            let _ = writeln!(
+                out,
+                "    … {} more: GET /api/businesses?unlocated",
+                report.unlocated.len() - 20
+            );
+        }
+    }
+}
+
+/// The bundled demo region: `regions/jiangan` beside the binary's sources or the working directory.
+fn bundled_region() -> PathBuf {
+    let local = PathBuf::from("regions/jiangan");
+    if local.exists() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("regions/jiangan")
+    }
+}
+
+fn demo(mut app: App, bind: SocketAddr, region: Option<PathBuf>, no_serve: bool) -> Result<()> {
+    let region = region.unwrap_or_else(bundled_region);
+    if app.db_path == Path::new("gridpatrol.db") {
+        app.db_path = PathBuf::from("gridpatrol-demo.db");
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let path = PathBuf::from(format!("{}{suffix}", app.db_path.display()));
+        if path.exists() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("removing the old demo database {}", path.display()))?;
+        }
+    }
+    eprintln!(
+        "demo: building a fresh database {} from {}",
+        app.db_path.display(),
+        region.display()
+    );
+    let report = app.import_region(&region, Crs::Wgs84, "demo")?;
+    print_import_report(&report);
+    if no_serve {
+        return Ok(());
+    }
+    let schedule = jobs::parse_schedule(jobs::DEFAULT_NIGHTLY_CRON).map_err(anyhow::Error::msg)?;
+    serve(app, bind, schedule, Some(&report))
+}
+
+fn serve(
+    app: App,
+    bind: SocketAddr,
+    schedule: cron::Schedule,
+    demo: Option<&ImportReport>,
+) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("binding {bind}"))?;
+        let addr = listener.local_addr()?;
+        let app = Arc::new(app);
+        tokio::spawn(jobs::run_scheduler(app.clone(), schedule));
+        println!("gridpatrol is serving on http://{addr}/  (Ctrl-C stops it)");
+        println!("  summary:        http://{addr}/");
+        println!("  health:         http://{addr}/healthz");
+        println!("  class D list:   http://{addr}/api/businesses?class=D&limit=20");
+        if let Some(report) = demo
+            && let Some((id, _, _)) = report.unlocated.first()
+        {
+            println!("  an unlocated business: http://{addr}/api/businesses/{id}");
+        }
+        axum::serve(listener, crate::http::router(app))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,6 @@
+//! The functional core: pure, deterministic, synchronous rules. No IO, no clock, no async,
+//! no database: callers pass every fact and the date in, and get decisions out.
+
+pub mod entity;
+pub mod policy;
+pub mod risk;

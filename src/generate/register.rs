@@ -1,0 +1,464 @@
+//! A synthetic register for a region's units: businesses clustered around hot spots, an
+//! industry mix like an urban district's, and violation, complaint, annual-report and
+//! inspection histories at documented rates. Seeded: the same seed gives the same files.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::{Datelike, Days, NaiveDate};
+use geo::coordinate_position::{CoordPos, CoordinatePosition};
+use geo::{BoundingRect, Coord};
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::voronoi::random_point_inside;
+use crate::domain::entity::uscc_check_character;
+use crate::import::Unit;
+
+/// Shares of the industry mix (an urban district: food and retail lead).
+const INDUSTRIES: &[(&str, f64, &[&str])] = &[
+    (
+        "food",
+        28.0,
+        &[
+            "餐馆",
+            "小吃店",
+            "超市",
+            "便利店",
+            "面馆",
+            "烘焙坊",
+            "食品店",
+            "热干面馆",
+        ],
+    ),
+    (
+        "retail",
+        30.0,
+        &["服装店", "五金店", "百货商店", "文具店", "鞋店", "电器行"],
+    ),
+    (
+        "services",
+        24.0,
+        &[
+            "理发店",
+            "洗衣店",
+            "维修部",
+            "美容院",
+            "摄影店",
+            "家政服务部",
+        ],
+    ),
+    ("manufacturing", 5.0, &["加工厂", "制品厂"]),
+    ("other", 3.9, &["商行", "经营部"]),
+    ("entertainment", 4.0, &["KTV", "酒吧", "棋牌室", "游艺厅"]),
+    ("drugs", 2.0, &["大药房", "药店"]),
+    ("farm_supplies", 1.0, &["农资店", "种子站"]),
+    ("flammable", 0.7, &["加油站", "液化气站"]),
+    ("internet_cafe", 0.6, &["网吧"]),
+    ("hazardous", 0.8, &["化工商行", "烟花爆竹店"]),
+];
+const KEY: &[&str] = &[
+    "food",
+    "drugs",
+    "farm_supplies",
+    "flammable",
+    "internet_cafe",
+    "entertainment",
+    "hazardous",
+];
+const NAME_CHARS: &[&str] = &[
+    "鑫", "源", "华", "兴", "隆", "福", "盛", "金", "德", "顺", "佳", "美", "新", "恒", "达", "利",
+    "和", "泰", "安", "宏", "江", "汉", "楚", "荣",
+];
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "胡", "朱", "高", "林",
+    "何", "郭", "马", "罗",
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超",
+    "秀英", "华", "平", "刚",
+];
+const SKILLS: &[&str] = &[
+    "food",
+    "drugs",
+    "advertising",
+    "trademark",
+    "contracts",
+    "consumer",
+    "pricing",
+];
+
+/// Rates, per business and year unless said otherwise. Documented in the region README.
+pub const VIOLATIONS_PER_YEAR_KEY: f64 = 0.10;
+pub const VIOLATIONS_PER_YEAR_OTHER: f64 = 0.05;
+pub const COMPLAINTS_PER_YEAR: f64 = 0.08;
+pub const SUBSTANTIATED_SHARE: f64 = 0.45;
+pub const INSPECTIONS_PER_YEAR: f64 = 1.0;
+
+fn pick<'a, T>(rng: &mut impl Rng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+fn poisson(rng: &mut impl Rng, lambda: f64) -> u32 {
+    // Knuth's method: fine for the small means used here.
+    let limit = (-lambda).exp();
+    let (mut k, mut p) = (0u32, 1.0f64);
+    loop {
+        p *= rng.random::<f64>();
+        if p <= limit {
+            return k;
+        }
+        k += 1;
+    }
+}
+
+fn normal(rng: &mut impl Rng) -> f64 {
+    let (u, v): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+fn date_between(rng: &mut impl Rng, from: NaiveDate, to: NaiveDate) -> NaiveDate {
+    let span = (to - from).num_days().max(0) as u64;
+    from.checked_add_days(Days::new(rng.random_range(0..=span)))
+        .unwrap_or(from)
+}
+
+/// A valid unified social credit code, unique for `serial`.
+fn credit_code(rng: &mut impl Rng, district: &str, serial: u64) -> String {
+    let kind = if rng.random_bool(0.6) { "92" } else { "91" };
+    let org = format!("{:08}{}", serial % 100_000_000, (serial / 100_000_000) % 10);
+    let first17 = format!("{kind}{district}{org}");
+    let check = uscc_check_character(&first17).unwrap_or('0');
+    format!("{first17}{check}")
+}
+
+/// Options for [`generate`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub businesses: usize,
+    pub seed: u64,
+    pub as_of: NaiveDate,
+    pub officers: Option<usize>,
+}
+
+/// Writes entities, violations, complaints, annual reports, inspections and officers CSVs
+/// into `dir` for the given units. Returns the number of rows written per file.
+pub fn generate(units: &[Unit], dir: &Path, options: &Options) -> Result<Vec<(String, usize)>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let as_of = options.as_of;
+    anyhow::ensure!(!units.is_empty(), "the region has no units");
+
+    // Commercial intensity per unit (log-normal) and one to three hot spots in each.
+    let mut cumulative = Vec::with_capacity(units.len());
+    let mut total = 0.0;
+    let mut hotspots: Vec<Vec<Coord<f64>>> = Vec::with_capacity(units.len());
+    for unit in units {
+        total += (0.9 * normal(&mut rng)).exp();
+        cumulative.push(total);
+        let n = rng.random_range(1..=3);
+        hotspots.push(
+            (0..n)
+                .filter_map(|_| random_point_inside(&unit.shape, &mut rng))
+                .collect(),
+        );
+    }
+    let n_officers = options
+        .officers
+        .unwrap_or((options.businesses / 250).max(8));
+    let officer_ids: Vec<String> = (1..=n_officers).map(|i| format!("O{i:05}")).collect();
+
+    let create = |name: &str| -> Result<csv::Writer<std::io::BufWriter<std::fs::File>>> {
+        let path = dir.join(name);
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(csv::Writer::from_writer(std::io::BufWriter::with_capacity(
+            1 << 20,
+            file,
+        )))
+    };
+    let mut entities = create("entities.csv")?;
+    let mut violations = create("violations.csv")?;
+    let mut complaints = create("complaints.csv")?;
+    let mut reports = create("annual_reports.csv")?;
+    let mut inspections = create("inspections.csv")?;
+    entities.write_record([
+        "id",
+        "name",
+        "industry",
+        "licence",
+        "lon",
+        "lat",
+        "address",
+        "registered_on",
+    ])?;
+    violations.write_record([
+        "entity_id",
+        "date",
+        "severity",
+        "suspended",
+        "revoked",
+        "note",
+    ])?;
+    complaints.write_record(["entity_id", "date", "channel", "substantiated"])?;
+    reports.write_record(["entity_id", "year", "result"])?;
+    inspections.write_record(["entity_id", "date", "officer_id", "kind", "outcome"])?;
+    let mut counts = [0usize; 5];
+
+    let industry_total: f64 = INDUSTRIES.iter().map(|i| i.1).sum();
+    let earliest = NaiveDate::from_ymd_opt(2005, 1, 1).unwrap_or(as_of);
+    let history_start = as_of.checked_sub_days(Days::new(3 * 365)).unwrap_or(as_of);
+    for serial in 0..options.businesses {
+        let u = cumulative
+            .partition_point(|&c| c < rng.random::<f64>() * total)
+            .min(units.len() - 1);
+        let unit = &units[u];
+        let district = unit
+            .code
+            .get(..6)
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or("420102");
+        let id = credit_code(
+            &mut rng,
+            district,
+            serial as u64 + options.seed.wrapping_mul(7919) % 1000,
+        );
+        let mut roll = rng.random::<f64>() * industry_total;
+        let (industry, _, suffixes) = INDUSTRIES
+            .iter()
+            .find(|(_, share, _)| {
+                roll -= share;
+                roll <= 0.0
+            })
+            .unwrap_or(&INDUSTRIES[0]);
+        let name = format!(
+            "武汉市{}{}{}{}",
+            unit.name.trim_end_matches("社区").trim_end_matches("村"),
+            pick(&mut rng, NAME_CHARS),
+            pick(&mut rng, NAME_CHARS),
+            pick(&mut rng, suffixes)
+        );
+        let licence = match rng.random::<f64>() {
+            x if x < 0.965 => "licensed",
+            x if x < 0.980 => "unlicensed",
+            x if x < 0.986 => "suspended",
+            x if x < 0.993 => "revoked",
+            _ => "deregistered",
+        };
+        // Around a hot spot, kept inside the unit; one in two thousand has no position.
+        let location = if rng.random_bool(0.0005) {
+            None
+        } else {
+            let rect = unit.shape.bounding_rect();
+            let sigma = rect.map_or(0.001, |r| 0.2 * r.width().min(r.height()));
+            let spots = &hotspots[u];
+            let mut placed = None;
+            for _ in 0..20 {
+                let Some(h) = spots.get(rng.random_range(0..spots.len().max(1))) else {
+                    break;
+                };
+                let c = Coord {
+                    x: h.x + sigma * normal(&mut rng),
+                    y: h.y + sigma * normal(&mut rng),
+                };
+                if unit.shape.coordinate_position(&c) == CoordPos::Inside {
+                    placed = Some(c);
+                    break;
+                }
+            }
+            placed.or_else(|| random_point_inside(&unit.shape, &mut rng))
+        };
+        let registered_on = date_between(
+            &mut rng,
+            earliest,
+            as_of.checked_sub_days(Days::new(30)).unwrap_or(as_of),
+        );
+        let (lon, lat) = location.map_or((String::new(), String::new()), |c| {
+            (format!("{:.6}", c.x), format!("{:.6}", c.y))
+        });
+        let address = format!("武汉市{}{}号", unit.name, rng.random_range(1..400));
+        entities.write_record([
+            id.as_str(),
+            &name,
+            industry,
+            licence,
+            &lon,
+            &lat,
+            &address,
+            &registered_on.to_string(),
+        ])?;
+        counts[0] += 1;
+
+        // A latent propensity: most businesses are careful, a few are not.
+        let propensity = match rng.random::<f64>() {
+            x if x < 0.80 => 0.5,
+            x if x < 0.95 => 2.0,
+            _ => 6.0,
+        };
+        let from = registered_on.max(history_start);
+        let years = (as_of - from).num_days() as f64 / 365.0;
+        let base = if KEY.contains(industry) {
+            VIOLATIONS_PER_YEAR_KEY
+        } else {
+            VIOLATIONS_PER_YEAR_OTHER
+        };
+        for _ in 0..poisson(&mut rng, base * propensity * years) {
+            let date = date_between(&mut rng, from, as_of);
+            let (severity, suspended, revoked) = match rng.random::<f64>() {
+                x if x < 0.60 => ("minor", false, false),
+                x if x < 0.92 => ("general", false, false),
+                _ => ("serious", rng.random_bool(0.35), rng.random_bool(0.10)),
+            };
+            let note = pick(
+                &mut rng,
+                &[
+                    "无照经营",
+                    "未亮照经营",
+                    "过期食品",
+                    "虚假宣传",
+                    "计量不准",
+                    "进货台账缺失",
+                    "超范围经营",
+                ],
+            );
+            violations.write_record([
+                id.as_str(),
+                &date.to_string(),
+                severity,
+                &suspended.to_string(),
+                &revoked.to_string(),
+                note,
+            ])?;
+            counts[1] += 1;
+        }
+        for _ in 0..poisson(&mut rng, COMPLAINTS_PER_YEAR * propensity * years) {
+            let date = date_between(&mut rng, from, as_of);
+            let channel = match rng.random::<f64>() {
+                x if x < 0.60 => "12315",
+                x if x < 0.85 => "web",
+                x if x < 0.90 => "letter",
+                _ => "walk_in",
+            };
+            let substantiated = rng.random_bool((SUBSTANTIATED_SHARE * propensity.sqrt()).min(0.9));
+            complaints.write_record([
+                id.as_str(),
+                &date.to_string(),
+                channel,
+                &substantiated.to_string(),
+            ])?;
+            counts[2] += 1;
+        }
+        let first_year = registered_on.year().max(as_of.year() - 3);
+        for year in first_year..as_of.year() {
+            let due = NaiveDate::from_ymd_opt(year + 1, 6, 30).unwrap_or(as_of);
+            if due > as_of {
+                continue;
+            }
+            let result = match rng.random::<f64>() * propensity.sqrt() {
+                x if x < 0.93 => "pass",
+                x if x < 0.96 => "fail",
+                _ => "missing",
+            };
+            reports.write_record([id.as_str(), &year.to_string(), result])?;
+            counts[3] += 1;
+        }
+        for _ in 0..poisson(
+            &mut rng,
+            INSPECTIONS_PER_YEAR * (as_of - from).num_days().min(365) as f64 / 365.0,
+        ) {
+            let date = date_between(
+                &mut rng,
+                from.max(as_of.checked_sub_days(Days::new(365)).unwrap_or(from)),
+                as_of,
+            );
+            let outcome = match rng.random::<f64>() {
+                x if x < 0.85 => "ok",
+                x if x < 0.94 => "findings",
+                x if x < 0.985 => "rectification",
+                x if x < 0.997 => "case",
+                _ => "refused",
+            };
+            inspections.write_record([
+                id.as_str(),
+                &date.to_string(),
+                pick(&mut rng, &officer_ids).as_str(),
+                "routine",
+                outcome,
+            ])?;
+            counts[4] += 1;
+        }
+    }
+    for w in [
+        &mut entities,
+        &mut violations,
+        &mut complaints,
+        &mut reports,
+        &mut inspections,
+    ] {
+        w.flush()?;
+    }
+
+    let mut officers = create("officers.csv")?;
+    officers.write_record([
+        "id",
+        "name",
+        "role",
+        "years_of_service",
+        "hours_per_month",
+        "certified",
+        "skills",
+    ])?;
+    let deputies = n_officers.div_ceil(8);
+    let helpers = n_officers / 6;
+    for (i, id) in officer_ids.iter().enumerate() {
+        let role = if i == 0 {
+            "chief"
+        } else if i <= deputies {
+            "deputy"
+        } else if i > n_officers - helpers {
+            "helper"
+        } else {
+            "officer"
+        };
+        let name = format!("{}{}", pick(&mut rng, SURNAMES), pick(&mut rng, GIVEN));
+        let years = if role == "chief" || role == "deputy" {
+            rng.random_range(8..30)
+        } else {
+            rng.random_range(0..25)
+        };
+        let hours = if role == "officer" {
+            rng.random_range(100..=140)
+        } else {
+            rng.random_range(40..=100)
+        };
+        let certified = role != "helper" && rng.random_bool(0.95);
+        let n_skills = rng.random_range(0..3);
+        let skills: Vec<&str> = (0..n_skills).map(|_| *pick(&mut rng, SKILLS)).collect();
+        officers.write_record([
+            id.as_str(),
+            &name,
+            role,
+            &years.to_string(),
+            &hours.to_string(),
+            &certified.to_string(),
+            &skills.join(";"),
+        ])?;
+    }
+    officers.flush()?;
+    let mut out = Vec::new();
+    for (name, n) in [
+        "entities.csv",
+        "violations.csv",
+        "complaints.csv",
+        "annual_reports.csv",
+        "inspections.csv",
+    ]
+    .iter()
+    .zip(counts)
+    {
+        out.push(((*name).to_owned(), n));
+    }
+    out.push(("officers.csv".to_owned(), n_officers));
+    std::io::stdout().flush().ok();
+    Ok(out)
+}

@@ -1,0 +1,242 @@
+//! Schema migrations: a const list, applied in order, tracked by `PRAGMA user_version`.
+
+/// One step of the schema. Versions run 1, 2, 3… with no gap; a released step is never edited.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial schema",
+    sql: r#"
+CREATE TABLE regions (
+    code        TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    geometry    TEXT NOT NULL,             -- GeoJSON MultiPolygon, WGS84
+    area_m2     REAL NOT NULL,
+    source_crs  TEXT NOT NULL,
+    properties  TEXT NOT NULL DEFAULT '{}',
+    imported_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE units (
+    region_code TEXT NOT NULL REFERENCES regions(code) ON DELETE CASCADE,
+    code        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    parent      TEXT,
+    dedicated   INTEGER NOT NULL DEFAULT 0 CHECK (dedicated IN (0, 1)),
+    geometry    TEXT NOT NULL,
+    area_m2     REAL NOT NULL,
+    properties  TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (region_code, code)
+) STRICT;
+
+CREATE TABLE officers (
+    id               TEXT PRIMARY KEY,
+    region_code      TEXT REFERENCES regions(code) ON DELETE SET NULL,
+    name             TEXT NOT NULL,
+    role             TEXT NOT NULL CHECK (role IN ('chief', 'deputy', 'officer', 'helper')),
+    years_of_service INTEGER NOT NULL CHECK (years_of_service >= 0),
+    hours_per_month  REAL NOT NULL CHECK (hours_per_month >= 0),
+    certified        INTEGER NOT NULL CHECK (certified IN (0, 1)),
+    skills           TEXT NOT NULL DEFAULT ''
+) STRICT;
+
+CREATE TABLE grid_plans (
+    region_code TEXT NOT NULL REFERENCES regions(code) ON DELETE CASCADE,
+    version     INTEGER NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('draft', 'approved', 'retired')),
+    created_at  TEXT NOT NULL,
+    approved_at TEXT,
+    approved_by TEXT,
+    metrics     TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (region_code, version)
+) STRICT;
+
+CREATE TABLE grids (
+    id           INTEGER PRIMARY KEY,
+    region_code  TEXT NOT NULL,
+    plan_version INTEGER NOT NULL,
+    code         TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    geometry     TEXT,
+    workload     REAL NOT NULL DEFAULT 0,
+    UNIQUE (region_code, plan_version, code),
+    FOREIGN KEY (region_code, plan_version) REFERENCES grid_plans(region_code, version) ON DELETE CASCADE
+) STRICT;
+
+CREATE TABLE grid_units (
+    grid_id     INTEGER NOT NULL REFERENCES grids(id) ON DELETE CASCADE,
+    region_code TEXT NOT NULL,
+    unit_code   TEXT NOT NULL,
+    PRIMARY KEY (grid_id, unit_code),
+    FOREIGN KEY (region_code, unit_code) REFERENCES units(region_code, code)
+) STRICT;
+
+CREATE TABLE areas (
+    id                INTEGER PRIMARY KEY,
+    region_code       TEXT NOT NULL REFERENCES regions(code) ON DELETE CASCADE,
+    code              TEXT NOT NULL,
+    name              TEXT NOT NULL,
+    deputy_officer_id TEXT REFERENCES officers(id),
+    UNIQUE (region_code, code)
+) STRICT;
+
+CREATE TABLE area_grids (
+    area_id INTEGER NOT NULL REFERENCES areas(id) ON DELETE CASCADE,
+    grid_id INTEGER NOT NULL REFERENCES grids(id) ON DELETE CASCADE,
+    PRIMARY KEY (area_id, grid_id)
+) STRICT;
+
+CREATE TABLE posts (
+    id         INTEGER PRIMARY KEY,
+    grid_id    INTEGER NOT NULL REFERENCES grids(id) ON DELETE CASCADE,
+    officer_id TEXT NOT NULL REFERENCES officers(id),
+    post       TEXT NOT NULL CHECK (post IN ('A', 'B')),
+    since      TEXT NOT NULL,
+    until      TEXT
+) STRICT;
+CREATE UNIQUE INDEX posts_one_a_post ON posts(grid_id) WHERE post = 'A' AND until IS NULL;
+
+CREATE TABLE businesses (
+    id               TEXT PRIMARY KEY,
+    region_code      TEXT NOT NULL REFERENCES regions(code),
+    name             TEXT NOT NULL,
+    industry         TEXT NOT NULL,
+    licence          TEXT NOT NULL CHECK (licence IN ('licensed', 'unlicensed', 'suspended', 'revoked', 'deregistered')),
+    lon              REAL,
+    lat              REAL,
+    address          TEXT NOT NULL DEFAULT '',
+    registered_on    TEXT,
+    unit_code        TEXT,               -- NULL: unlocated, reported
+    class            TEXT CHECK (class IN ('A', 'B', 'C', 'D')),
+    class_reasons    TEXT,               -- JSON array of reasons
+    class_changes_on TEXT,               -- first day time alone changes the class
+    class_review_on  TEXT,               -- first day time alone changes class or reasons
+    classified_as_of TEXT,
+    FOREIGN KEY (region_code, unit_code) REFERENCES units(region_code, code)
+) STRICT;
+CREATE INDEX businesses_unit ON businesses(region_code, unit_code);
+CREATE INDEX businesses_review_on ON businesses(class_review_on);
+
+CREATE TABLE violations (
+    id          INTEGER PRIMARY KEY,
+    entity_id   TEXT NOT NULL REFERENCES businesses(id) ON DELETE CASCADE,
+    date        TEXT NOT NULL,
+    severity    TEXT NOT NULL CHECK (severity IN ('minor', 'general', 'serious')),
+    suspended   INTEGER NOT NULL CHECK (suspended IN (0, 1)),
+    revoked     INTEGER NOT NULL CHECK (revoked IN (0, 1)),
+    note        TEXT NOT NULL DEFAULT '',
+    source      TEXT NOT NULL CHECK (source IN ('import', 'app')),
+    import_seq  INTEGER,                  -- position among the entity's rows in the file; NULL from the app
+    recorded_by TEXT,
+    recorded_at TEXT
+) STRICT;
+CREATE INDEX violations_entity ON violations(entity_id);
+CREATE UNIQUE INDEX violations_import_seq ON violations(entity_id, import_seq);
+
+CREATE TABLE complaints (
+    id            INTEGER PRIMARY KEY,
+    entity_id     TEXT NOT NULL REFERENCES businesses(id) ON DELETE CASCADE,
+    date          TEXT NOT NULL,
+    channel       TEXT NOT NULL DEFAULT '',
+    substantiated INTEGER NOT NULL CHECK (substantiated IN (0, 1)),
+    source        TEXT NOT NULL CHECK (source IN ('import', 'app')),
+    import_seq    INTEGER,
+    recorded_by   TEXT,
+    recorded_at   TEXT
+) STRICT;
+CREATE INDEX complaints_entity ON complaints(entity_id);
+CREATE UNIQUE INDEX complaints_import_seq ON complaints(entity_id, import_seq);
+
+CREATE TABLE annual_reports (
+    entity_id   TEXT NOT NULL REFERENCES businesses(id) ON DELETE CASCADE,
+    year        INTEGER NOT NULL,
+    result      TEXT NOT NULL CHECK (result IN ('pass', 'fail', 'missing')),
+    source      TEXT NOT NULL CHECK (source IN ('import', 'app')),
+    import_seq  INTEGER,                  -- position among the entity's rows in the file; NULL from the app
+    recorded_by TEXT,
+    recorded_at TEXT,
+    PRIMARY KEY (entity_id, year)
+) STRICT;
+
+CREATE TABLE inspections (
+    id          INTEGER PRIMARY KEY,
+    entity_id   TEXT NOT NULL REFERENCES businesses(id) ON DELETE CASCADE,
+    date        TEXT NOT NULL,
+    officer_id  TEXT NOT NULL DEFAULT '',
+    kind        TEXT NOT NULL CHECK (kind IN ('routine', 'special', 'targeted', 'follow_up')),
+    outcome     TEXT NOT NULL CHECK (outcome IN ('ok', 'findings', 'rectification', 'case', 'refused', 'closed')),
+    source      TEXT NOT NULL CHECK (source IN ('import', 'app')),
+    import_seq  INTEGER,                  -- position among the entity's rows in the file; NULL from the app
+    recorded_by TEXT,
+    recorded_at TEXT
+) STRICT;
+CREATE INDEX inspections_entity ON inspections(entity_id);
+CREATE UNIQUE INDEX inspections_import_seq ON inspections(entity_id, import_seq);
+
+CREATE TABLE tasks (
+    id           INTEGER PRIMARY KEY,
+    entity_id    TEXT NOT NULL REFERENCES businesses(id) ON DELETE CASCADE,
+    grid_id      INTEGER REFERENCES grids(id) ON DELETE SET NULL,
+    officer_id   TEXT REFERENCES officers(id),
+    partner_id   TEXT REFERENCES officers(id),
+    kind         TEXT NOT NULL CHECK (kind IN ('routine', 'special', 'targeted', 'follow_up')),
+    period_start TEXT,
+    due_on       TEXT NOT NULL,
+    due_by       TEXT NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done', 'cancelled')),
+    inspection_id INTEGER REFERENCES inspections(id),
+    created_at   TEXT NOT NULL
+) STRICT;
+CREATE INDEX tasks_officer_due ON tasks(officer_id, due_on);
+
+CREATE TABLE class_history (
+    id         INTEGER PRIMARY KEY,
+    entity_id  TEXT NOT NULL REFERENCES businesses(id) ON DELETE CASCADE,
+    at         TEXT NOT NULL,             -- when it was written (UTC, RFC 3339)
+    as_of      TEXT NOT NULL,             -- the date the class holds from
+    from_class TEXT CHECK (from_class IN ('A', 'B', 'C', 'D')),
+    to_class   TEXT NOT NULL CHECK (to_class IN ('A', 'B', 'C', 'D')),
+    reasons    TEXT NOT NULL,
+    cause      TEXT NOT NULL
+) STRICT;
+CREATE INDEX class_history_entity ON class_history(entity_id, id);
+
+CREATE TABLE class_overrides (
+    id         INTEGER PRIMARY KEY,
+    entity_id  TEXT NOT NULL REFERENCES businesses(id) ON DELETE CASCADE,
+    class      TEXT NOT NULL CHECK (class IN ('A', 'B', 'C', 'D')),
+    reason     TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+    set_by     TEXT NOT NULL,
+    set_at     TEXT NOT NULL,
+    starts_on  TEXT NOT NULL,
+    expires_on TEXT NOT NULL,
+    lifted_at  TEXT,
+    lifted_by  TEXT
+) STRICT;
+CREATE INDEX class_overrides_entity ON class_overrides(entity_id);
+
+CREATE TABLE audit_log (
+    id      INTEGER PRIMARY KEY,
+    at      TEXT NOT NULL,
+    actor   TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail  TEXT NOT NULL DEFAULT '{}'
+) STRICT;
+
+CREATE TABLE job_runs (
+    job           TEXT NOT NULL,
+    scheduled_for TEXT NOT NULL,
+    started_at    TEXT NOT NULL,
+    finished_at   TEXT,
+    summary       TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (job, scheduled_for)
+) STRICT;
+"#,
+}];
