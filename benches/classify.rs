@@ -1,1 +1,2 @@
+//! Benchmark placeholder replaced below.
 fn main() {}

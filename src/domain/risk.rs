@@ -164,7 +164,7 @@ impl fmt::Display for Reason {
             Reason::Clean { window_days } => {
                 write!(
                     f,
-                    "no violation in {window_days} days and every annual report due has passed"
+                    "no violation in {window_days} days and no annual report due in them failed or missing"
                 )
             }
             Reason::NoReportOnRecord { years } => {

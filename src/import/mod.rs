@@ -110,6 +110,8 @@ pub fn read_region(dir: &Path, crs: Crs, policy: &Policy) -> Result<RegionData, 
 
     let mut businesses = Vec::new();
     let mut index_of: HashMap<EntityId, usize> = HashMap::new();
+    // Ids of rows that had a problem: their records are not reported again as unknown.
+    let mut rejected_ids: HashSet<String> = HashSet::new();
     let entities = dir.join(ENTITIES);
     match File::open(&entities) {
         Err(e) => problems.push(
@@ -159,6 +161,7 @@ pub fn read_region(dir: &Path, crs: Crs, policy: &Policy) -> Result<RegionData, 
                 let location = read_location(row, crs);
                 let registered_on = row.optional_date("registered_on");
                 let address = row.text("address").trim().to_owned();
+                let raw_id = row.text("id").to_owned();
                 if let (
                     Some(id),
                     Some(name),
@@ -186,6 +189,8 @@ pub fn read_region(dir: &Path, crs: Crs, policy: &Policy) -> Result<RegionData, 
                         address,
                         registered_on,
                     });
+                } else {
+                    rejected_ids.insert(raw_id);
                 }
             });
             rows_per_file.push((ENTITIES.to_owned(), rows));
@@ -201,6 +206,7 @@ pub fn read_region(dir: &Path, crs: Crs, policy: &Policy) -> Result<RegionData, 
             .and_then(|id| index_of.get(&id).copied())
         {
             Some(i) => Some(i),
+            None if rejected_ids.contains(&text) => None,
             None => {
                 row.problem(
                     Some("entity_id"),

@@ -1,1 +1,11 @@
+//! The integration tests: one binary, real SQLite files, a real server on port 0.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod classify;
+mod cli;
+mod dynamic;
+mod http;
+mod import;
+mod store;
+mod support;
+mod tidy;
