@@ -120,6 +120,17 @@ pub enum Command {
         #[arg(long)]
         officers: Option<usize>,
     },
+    /// Benchmark the point locator: index the units, locate every point of a CSV with
+    /// `lon,lat` columns, repeat, print medians as JSON (used by scripts/bench-locate.sh).
+    #[command(hide = true)]
+    BenchLocate {
+        #[arg(long)]
+        units: PathBuf,
+        #[arg(long)]
+        points: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+    },
     /// Write jurisdiction.geojson and units.geojson: real division names and codes inside
     /// real district outlines, with synthetic (Voronoi) unit boundaries.
     GenerateUnits {
@@ -234,6 +245,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::BenchLocate { units, points, repeat } => bench_locate(&units, &points, repeat),
         Command::GenerateUnits {
             outline,
             divisions,
@@ -395,4 +407,55 @@ fn serve(
             .await?;
         Ok(())
     })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// `bench-locate`: index build and point location timed separately, each a median of runs.
+fn bench_locate(units_file: &Path, points_file: &Path, repeat: usize) -> Result<()> {
+    use crate::spatial::locate::UnitLocator;
+    use std::time::Instant;
+    let units = crate::import::read_units_file(units_file, Crs::Wgs84)?;
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    order.sort_by(|&a, &b| units[a].code.cmp(&units[b].code));
+    let mut reader = csv::Reader::from_path(points_file).with_context(|| format!("reading {}", points_file.display()))?;
+    let headers = reader.headers()?.clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).with_context(|| format!("{} has no {name} column", points_file.display()));
+    let (lon, lat) = (col("lon")?, col("lat")?);
+    let mut points = Vec::new();
+    for record in reader.records() {
+        let record = record?;
+        let x = record.get(lon).and_then(|v| v.parse::<f64>().ok());
+        let y = record.get(lat).and_then(|v| v.parse::<f64>().ok());
+        points.push(x.zip(y));
+    }
+    let repeat = repeat.max(1);
+    let (mut build, mut locate_parallel, mut locate_single) = (Vec::new(), Vec::new(), Vec::new());
+    let mut located = 0;
+    for _ in 0..repeat {
+        let started = Instant::now();
+        let locator = UnitLocator::new(order.iter().map(|&i| units[i].shape.clone()).collect());
+        build.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let found = locator.locate_all(&points);
+        locate_parallel.push(started.elapsed().as_secs_f64());
+        located = found.iter().filter(|f| f.is_some()).count();
+        let started = Instant::now();
+        let single = points.iter().filter(|p| p.and_then(|(x, y)| locator.locate(x, y)).is_some()).count();
+        locate_single.push(started.elapsed().as_secs_f64());
+        anyhow::ensure!(single == located, "single-threaded and parallel location disagree");
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "{}",
+        serde_json::json!({
+            "units": units.len(), "points": points.len(), "located": located, "runs": repeat, "threads": threads,
+            "build_median_s": median(build), "locate_median_s": median(locate_parallel),
+            "locate_single_thread_median_s": median(locate_single),
+        })
+    );
+    Ok(())
 }
