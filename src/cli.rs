@@ -245,7 +245,11 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::BenchLocate { units, points, repeat } => bench_locate(&units, &points, repeat),
+        Command::BenchLocate {
+            units,
+            points,
+            repeat,
+        } => bench_locate(&units, &points, repeat),
         Command::GenerateUnits {
             outline,
             divisions,
@@ -421,9 +425,15 @@ fn bench_locate(units_file: &Path, points_file: &Path, repeat: usize) -> Result<
     let units = crate::import::read_units_file(units_file, Crs::Wgs84)?;
     let mut order: Vec<usize> = (0..units.len()).collect();
     order.sort_by(|&a, &b| units[a].code.cmp(&units[b].code));
-    let mut reader = csv::Reader::from_path(points_file).with_context(|| format!("reading {}", points_file.display()))?;
+    let mut reader = csv::Reader::from_path(points_file)
+        .with_context(|| format!("reading {}", points_file.display()))?;
     let headers = reader.headers()?.clone();
-    let col = |name: &str| headers.iter().position(|h| h == name).with_context(|| format!("{} has no {name} column", points_file.display()));
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .with_context(|| format!("{} has no {name} column", points_file.display()))
+    };
     let (lon, lat) = (col("lon")?, col("lat")?);
     let mut points = Vec::new();
     for record in reader.records() {
@@ -444,9 +454,15 @@ fn bench_locate(units_file: &Path, points_file: &Path, repeat: usize) -> Result<
         locate_parallel.push(started.elapsed().as_secs_f64());
         located = found.iter().filter(|f| f.is_some()).count();
         let started = Instant::now();
-        let single = points.iter().filter(|p| p.and_then(|(x, y)| locator.locate(x, y)).is_some()).count();
+        let single = points
+            .iter()
+            .filter(|p| p.and_then(|(x, y)| locator.locate(x, y)).is_some())
+            .count();
         locate_single.push(started.elapsed().as_secs_f64());
-        anyhow::ensure!(single == located, "single-threaded and parallel location disagree");
+        anyhow::ensure!(
+            single == located,
+            "single-threaded and parallel location disagree"
+        );
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(

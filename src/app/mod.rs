@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 pub use clock::Clock;
-pub use register::{EntityDetail, Event, ReclassifyReport};
+pub use register::{EntityDetail, Event, ReclassifyReport, policy_fingerprint};
 
 use crate::domain::policy::Policy;
 use crate::import::{ImportError, read_region};

@@ -37,6 +37,17 @@ fn stored(c: &Classification) -> StoredClass {
     }
 }
 
+/// A fingerprint of the policy: stored with each nightly run, so that the first run under a
+/// changed policy re-classifies every business instead of only those due for review.
+pub fn policy_fingerprint(policy: &Policy) -> String {
+    // FNV-1a over the canonical JSON of the validated policy.
+    let text = serde_json::to_string(policy).unwrap_or_default();
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
 /// What a re-classification did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ReclassifyReport {
@@ -47,6 +58,9 @@ pub struct ReclassifyReport {
     /// Computed classes of the examined businesses.
     pub classes: BTreeMap<String, usize>,
     pub overrides_lapsed: usize,
+    /// Whether every business was re-classified (not only those due for review).
+    pub everything: bool,
+    pub policy_fingerprint: String,
     pub seconds: f64,
 }
 
@@ -140,6 +154,15 @@ impl App {
     /// whose stored classification is due for review by the passage of time. Running it
     /// twice for the same date changes nothing the second time.
     pub fn nightly_reclassify(&self, as_of: NaiveDate) -> Result<ReclassifyReport, AppError> {
+        self.nightly_pass(as_of, false)
+    }
+
+    /// The nightly pass; `everything` re-classifies every business (after a policy change).
+    pub fn nightly_pass(
+        &self,
+        as_of: NaiveDate,
+        everything: bool,
+    ) -> Result<ReclassifyReport, AppError> {
         let at = self.clock.stamp();
         let mut store = self.open_store()?;
         store.write(|db| {
@@ -153,15 +176,15 @@ impl App {
                     &serde_json::to_value(o).unwrap_or_default(),
                 )?;
             }
-            let mut report = reclassify_in(
-                &db,
-                &self.policy,
-                &BusinessFilter::ReviewDue(as_of),
-                as_of,
-                "nightly",
-                &at,
-            )?;
+            let filter = if everything {
+                BusinessFilter::All
+            } else {
+                BusinessFilter::ReviewDue(as_of)
+            };
+            let mut report = reclassify_in(&db, &self.policy, &filter, as_of, "nightly", &at)?;
             report.overrides_lapsed = lapsed.len();
+            report.everything = everything;
+            report.policy_fingerprint = policy_fingerprint(&self.policy);
             Ok(report)
         })
     }

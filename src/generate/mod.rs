@@ -151,7 +151,7 @@ pub fn build_units(
         .to_owned();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut units = Vec::new();
-    let mut jurisdiction = MultiPolygon::<f64>(vec![]);
+    let mut outlines_used: Vec<MultiPolygon<f64>> = Vec::new();
     let mut names = Vec::new();
     let features = outlines
         .get("features")
@@ -193,8 +193,13 @@ pub fn build_units(
                 }));
             }
         }
-        jurisdiction.0.extend(outline.0);
+        outlines_used.push(outline);
     }
+    // Neighbouring districts share edges: their union, not their list, is one valid shape.
+    let jurisdiction = match outlines_used.as_slice() {
+        [one] => one.clone(),
+        many => geo::unary_union(many.iter()),
+    };
     let (code, name) = if district_codes.len() == 1 {
         (district_codes[0].clone(), names[0].clone())
     } else {

@@ -50,8 +50,14 @@ pub fn run_nightly_if_due(
     {
         return Ok(None);
     }
+    // Under a policy the last run did not use, every stored class may be stale.
+    let fingerprint = crate::app::policy_fingerprint(&app.policy);
+    let last_fingerprint = store
+        .last_job_summary(NIGHTLY_RECLASSIFY)?
+        .and_then(|s| s["policy_fingerprint"].as_str().map(str::to_owned));
+    let everything = last_fingerprint.as_deref() != Some(fingerprint.as_str());
     let started = app.clock.stamp();
-    let report = app.nightly_reclassify(slot.date())?;
+    let report = app.nightly_pass(slot.date(), everything)?;
     store.record_job_run(
         NIGHTLY_RECLASSIFY,
         &slot_text,
@@ -59,7 +65,7 @@ pub fn run_nightly_if_due(
         &app.clock.stamp(),
         &serde_json::to_value(&report).unwrap_or_default(),
     )?;
-    tracing::info!(job = NIGHTLY_RECLASSIFY, slot = %slot_text, examined = report.examined, changed = report.changed, lapsed = report.overrides_lapsed, "job ran");
+    tracing::info!(job = NIGHTLY_RECLASSIFY, slot = %slot_text, everything, examined = report.examined, changed = report.changed, lapsed = report.overrides_lapsed, "job ran");
     Ok(Some(report))
 }
 

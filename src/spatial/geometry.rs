@@ -146,10 +146,18 @@ pub fn overlaps(shapes: &[MultiPolygon<f64>], relative_tolerance: f64) -> Vec<Ov
                 continue;
             }
             let common = shapes[i].intersection(&shapes[j]).unsigned_area();
-            let (smaller, k) = if planar[i] <= planar[j] { (planar[i], i) } else { (planar[j], j) };
+            let (smaller, k) = if planar[i] <= planar[j] {
+                (planar[i], i)
+            } else {
+                (planar[j], j)
+            };
             if common > relative_tolerance * smaller {
                 let area_m2 = geodesic_area_m2(&shapes[k]) * common / smaller;
-                found.push(Overlap { first: i, second: j, area_m2 });
+                found.push(Overlap {
+                    first: i,
+                    second: j,
+                    area_m2,
+                });
             }
         }
     }
@@ -209,9 +217,14 @@ mod tests {
     #[test]
     fn a_clockwise_ring_has_its_own_area_not_the_globe_s() {
         let ccw = square(114.0, 30.0, 0.01);
-        let cw = MultiPolygon(vec![polygon![(x: 114.0, y: 30.0), (x: 114.0, y: 30.01), (x: 114.01, y: 30.01), (x: 114.01, y: 30.0)]]);
+        let cw = MultiPolygon(vec![
+            polygon![(x: 114.0, y: 30.0), (x: 114.0, y: 30.01), (x: 114.01, y: 30.01), (x: 114.01, y: 30.0)],
+        ]);
         let (a, b) = (geodesic_area_m2(&ccw), geodesic_area_m2(&cw));
-        assert!((a - b).abs() < 1e-6 * a && a > 1.0e6 && a < 1.2e6, "{a} {b}");
+        assert!(
+            (a - b).abs() < 1e-6 * a && a > 1.0e6 && a < 1.2e6,
+            "{a} {b}"
+        );
     }
 
     #[test]

@@ -180,6 +180,19 @@ impl Store {
             .optional()?)
     }
 
+    /// The summary of the last finished run of a job.
+    pub fn last_job_summary(&self, job: &str) -> Result<Option<serde_json::Value>> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT summary FROM job_runs WHERE job = ?1 AND finished_at IS NOT NULL ORDER BY scheduled_for DESC LIMIT 1",
+                [job],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
     pub fn record_job_run(
         &self,
         job: &str,

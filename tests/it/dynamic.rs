@@ -314,3 +314,38 @@ fn overrides_need_a_reason_show_beside_the_computed_class_and_lapse() {
         Some(RiskClass::B)
     );
 }
+
+#[test]
+fn the_first_nightly_run_under_a_changed_policy_reclassifies_everything() {
+    let (t, _r) = setup("2026-06-15");
+    let schedule = parse_schedule("0 0 2 * * *").unwrap();
+    let first = run_nightly_if_due(&t.at("2026-06-16"), &schedule)
+        .unwrap()
+        .unwrap();
+    assert!(
+        first.everything,
+        "no earlier run: the policy is new to the job"
+    );
+    let second = run_nightly_if_due(&t.at("2026-06-17"), &schedule)
+        .unwrap()
+        .unwrap();
+    assert!(!second.everything);
+    assert_eq!(
+        second.examined, 0,
+        "nothing is due for review on 2026-06-17"
+    );
+
+    // A stricter policy: two violations make a repeat offender, a one-year window.
+    let mut stricter = t.at("2026-06-18");
+    stricter.policy =
+        gridpatrol::domain::policy::Policy::from_toml_str("[classification]\nwindow_days = 365\n")
+            .unwrap();
+    let third = run_nightly_if_due(&stricter, &schedule).unwrap().unwrap();
+    assert!(third.everything);
+    assert_eq!(third.examined, 4);
+    // The shoe shop's violation of 2025-09-01 is within 365 days: still B. Nothing else moved.
+    assert_eq!(
+        stricter.entity(&id(2)).unwrap().effective_class,
+        Some(RiskClass::B)
+    );
+}
