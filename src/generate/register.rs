@@ -14,7 +14,10 @@ use rand_chacha::ChaCha8Rng;
 
 use super::voronoi::random_point_inside;
 use crate::domain::entity::uscc_check_character;
-use crate::import::Unit;
+use crate::import::{
+    ANNUAL_REPORT_COLUMNS, COMPLAINT_COLUMNS, ENTITY_COLUMNS, INSPECTION_COLUMNS, OFFICER_COLUMNS,
+    Unit, VIOLATION_COLUMNS,
+};
 
 /// Shares of the industry mix (an urban district: food and retail lead).
 const INDUSTRIES: &[(&str, f64, &[&str])] = &[
@@ -182,27 +185,11 @@ pub fn generate(units: &[Unit], dir: &Path, options: &Options) -> Result<Vec<(St
     let mut complaints = create("complaints.csv")?;
     let mut reports = create("annual_reports.csv")?;
     let mut inspections = create("inspections.csv")?;
-    entities.write_record([
-        "id",
-        "name",
-        "industry",
-        "licence",
-        "lon",
-        "lat",
-        "address",
-        "registered_on",
-    ])?;
-    violations.write_record([
-        "entity_id",
-        "date",
-        "severity",
-        "suspended",
-        "revoked",
-        "note",
-    ])?;
-    complaints.write_record(["entity_id", "date", "channel", "substantiated"])?;
-    reports.write_record(["entity_id", "year", "result"])?;
-    inspections.write_record(["entity_id", "date", "officer_id", "kind", "outcome"])?;
+    entities.write_record(ENTITY_COLUMNS)?;
+    violations.write_record(VIOLATION_COLUMNS)?;
+    complaints.write_record(COMPLAINT_COLUMNS)?;
+    reports.write_record(ANNUAL_REPORT_COLUMNS)?;
+    inspections.write_record(INSPECTION_COLUMNS)?;
     let mut counts = [0usize; 5];
 
     let industry_total: f64 = INDUSTRIES.iter().map(|i| i.1).sum();
@@ -399,15 +386,7 @@ pub fn generate(units: &[Unit], dir: &Path, options: &Options) -> Result<Vec<(St
     }
 
     let mut officers = create("officers.csv")?;
-    officers.write_record([
-        "id",
-        "name",
-        "role",
-        "years_of_service",
-        "hours_per_month",
-        "certified",
-        "skills",
-    ])?;
+    officers.write_record(OFFICER_COLUMNS)?;
     let deputies = n_officers.div_ceil(8);
     let helpers = n_officers / 6;
     for (i, id) in officer_ids.iter().enumerate() {

@@ -44,6 +44,39 @@ pub const ANNUAL_REPORTS: &str = "annual_reports.csv";
 pub const INSPECTIONS: &str = "inspections.csv";
 pub const OFFICERS: &str = "officers.csv";
 
+/// The columns SPEC §8 names for each CSV file: required in this order by the generator
+/// and by name (any order, extra columns allowed) by the import.
+pub const ENTITY_COLUMNS: [&str; 8] = [
+    "id",
+    "name",
+    "industry",
+    "licence",
+    "lon",
+    "lat",
+    "address",
+    "registered_on",
+];
+pub const VIOLATION_COLUMNS: [&str; 6] = [
+    "entity_id",
+    "date",
+    "severity",
+    "suspended",
+    "revoked",
+    "note",
+];
+pub const COMPLAINT_COLUMNS: [&str; 4] = ["entity_id", "date", "channel", "substantiated"];
+pub const ANNUAL_REPORT_COLUMNS: [&str; 3] = ["entity_id", "year", "result"];
+pub const INSPECTION_COLUMNS: [&str; 5] = ["entity_id", "date", "officer_id", "kind", "outcome"];
+pub const OFFICER_COLUMNS: [&str; 7] = [
+    "id",
+    "name",
+    "role",
+    "years_of_service",
+    "hours_per_month",
+    "certified",
+    "skills",
+];
+
 fn read_text(dir: &Path, name: &str) -> Result<String, ImportError> {
     std::fs::read_to_string(dir.join(name)).map_err(|e| {
         ImportError::single(
@@ -122,16 +155,7 @@ pub fn read_region(dir: &Path, crs: Crs, policy: &Policy) -> Result<RegionData, 
         ),
         Ok(file) => {
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-            let required = [
-                "id",
-                "name",
-                "industry",
-                "licence",
-                "lon",
-                "lat",
-                "address",
-                "registered_on",
-            ];
+            let required = ENTITY_COLUMNS;
             let rows = Table::read(ENTITIES, file, size, &required, &mut problems, |row| {
                 let id = match EntityId::parse(row.text("id")) {
                     Ok(id) => Some(id),
@@ -219,14 +243,7 @@ pub fn read_region(dir: &Path, crs: Crs, policy: &Policy) -> Result<RegionData, 
     };
 
     if let Some((file, size)) = open_optional(dir, VIOLATIONS, &mut problems) {
-        let required = [
-            "entity_id",
-            "date",
-            "severity",
-            "suspended",
-            "revoked",
-            "note",
-        ];
+        let required = VIOLATION_COLUMNS;
         let rows = Table::read(VIOLATIONS, file, size, &required, &mut problems, |row| {
             let entity = entity_of(row);
             let date = row.date("date");
@@ -249,7 +266,7 @@ pub fn read_region(dir: &Path, crs: Crs, policy: &Policy) -> Result<RegionData, 
         rows_per_file.push((VIOLATIONS.to_owned(), rows));
     }
     if let Some((file, size)) = open_optional(dir, COMPLAINTS, &mut problems) {
-        let required = ["entity_id", "date", "channel", "substantiated"];
+        let required = COMPLAINT_COLUMNS;
         let rows = Table::read(COMPLAINTS, file, size, &required, &mut problems, |row| {
             let entity = entity_of(row);
             let date = row.date("date");
@@ -271,7 +288,7 @@ pub fn read_region(dir: &Path, crs: Crs, policy: &Policy) -> Result<RegionData, 
             ANNUAL_REPORTS,
             file,
             size,
-            &["entity_id", "year", "result"],
+            &ANNUAL_REPORT_COLUMNS,
             &mut problems,
             |row| {
                 let entity = entity_of(row);
@@ -297,7 +314,7 @@ pub fn read_region(dir: &Path, crs: Crs, policy: &Policy) -> Result<RegionData, 
         rows_per_file.push((ANNUAL_REPORTS.to_owned(), rows));
     }
     if let Some((file, size)) = open_optional(dir, INSPECTIONS, &mut problems) {
-        let required = ["entity_id", "date", "officer_id", "kind", "outcome"];
+        let required = INSPECTION_COLUMNS;
         let rows = Table::read(INSPECTIONS, file, size, &required, &mut problems, |row| {
             let entity = entity_of(row);
             let date = row.date("date");
@@ -318,15 +335,7 @@ pub fn read_region(dir: &Path, crs: Crs, policy: &Policy) -> Result<RegionData, 
     }
     let mut officers = Vec::new();
     if let Some((file, size)) = open_optional(dir, OFFICERS, &mut problems) {
-        let required = [
-            "id",
-            "name",
-            "role",
-            "years_of_service",
-            "hours_per_month",
-            "certified",
-            "skills",
-        ];
+        let required = OFFICER_COLUMNS;
         let mut seen = HashSet::new();
         let rows = Table::read(OFFICERS, file, size, &required, &mut problems, |row| {
             let id = row.required("id");
