@@ -92,7 +92,7 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
         /// Cron expression (six fields, seconds first) of the nightly re-classification.
-        #[arg(long, default_value = jobs::DEFAULT_NIGHTLY_CRON)]
+        #[arg(long, default_value = jobs::DEFAULT_NIGHTLY_CRON, env = "GRIDPATROL_NIGHTLY_CRON")]
         nightly_cron: String,
     },
     /// Build a fresh database from the bundled demo region, run the pipeline, and serve it.

@@ -23,8 +23,9 @@ pub struct Row<'t, 'p> {
     pub line: u64,
 }
 
-/// Files above this size get a progress bar (when standard error is a terminal).
-const PROGRESS_BYTES: u64 = 512 * 1024;
+/// Files above this size (about two thousand rows) get a progress bar on standard error
+/// when it is a terminal.
+const PROGRESS_BYTES: u64 = 200 * 1024;
 
 impl<'p> Table<'p> {
     /// Reads every row of `reader`, calling `each` with a checked accessor. Columns in

@@ -393,3 +393,55 @@ fn the_echarts_districts_are_rejected_at_the_first_invalid_feature() {
     );
     assert!(dump(&t).is_empty(), "nothing may be written");
 }
+
+#[test]
+fn the_store_gives_back_every_business_with_exactly_its_own_records() {
+    use gridpatrol::generate::register::{Options, generate};
+    use gridpatrol::import::{UNITS, read_region, read_units_file};
+    let t = TestApp::new("2026-06-15");
+    let region = TinyRegion::new();
+    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
+    let options = Options {
+        businesses: 400,
+        seed: 3,
+        as_of: crate::support::date("2026-06-01"),
+        officers: None,
+    };
+    generate(&units, region.path(), &options).unwrap();
+    let files = read_region(region.path(), Crs::Wgs84, &t.app.policy).unwrap();
+    t.app
+        .import_region(region.path(), Crs::Wgs84, "test")
+        .unwrap();
+    let mut with_records = 0;
+    for (business, records) in files.businesses.iter().zip(&files.records) {
+        let stored = t.app.entity(&business.id).unwrap();
+        let sort = |r: &gridpatrol::domain::entity::Records| {
+            let mut r = r.clone();
+            r.violations.sort_by_key(|v| (v.date, v.note.clone()));
+            r.complaints.sort_by_key(|c| (c.date, c.channel.clone()));
+            r.annual_reports.sort_by_key(|a| a.year);
+            r.inspections
+                .sort_by_key(|i| (i.date, i.officer_id.clone()));
+            r
+        };
+        assert_eq!(sort(&stored.view.records), sort(records), "{}", business.id);
+        let pure = gridpatrol::domain::risk::classify(
+            business,
+            records,
+            crate::support::date("2026-06-15"),
+            &t.app.policy,
+        );
+        assert_eq!(
+            stored.view.computed.as_ref().map(|c| c.class),
+            Some(pure.class),
+            "{}",
+            business.id
+        );
+        with_records +=
+            usize::from(!records.violations.is_empty() || !records.complaints.is_empty());
+    }
+    assert!(
+        with_records > 20,
+        "the generated history has violations and complaints ({with_records})"
+    );
+}
