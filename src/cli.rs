@@ -120,6 +120,9 @@ pub enum Command {
         #[arg(long)]
         officers: Option<usize>,
     },
+    /// Divide a region (or a graph file) into K contiguous, workload-balanced, compact grids.
+    /// The last line of standard output is one JSON object with the plan's measures.
+    Partition(PartitionArgs),
     /// Benchmark the point locator: index the units, locate every point of a CSV with
     /// `lon,lat` columns, repeat, print medians as JSON (used by scripts/bench-locate.sh).
     #[command(hide = true)]
@@ -148,6 +151,33 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PartitionArgs {
+    /// A region directory: units from its polygons, workload from its register.
+    #[arg(long, conflicts_with = "graph")]
+    pub region: Option<PathBuf>,
+    /// A NetworkX adjacency JSON or a GeoJSON with LIST_ADJACENT.
+    #[arg(long)]
+    pub graph: Option<PathBuf>,
+    /// The node attribute that holds the weight (with --graph).
+    #[arg(long)]
+    pub weight: Option<String>,
+    #[arg(long)]
+    pub grids: usize,
+    #[arg(long, default_value_t = 0.05)]
+    pub tolerance: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Grids GeoJSON (with --region) or a `unit,grid` CSV (with --graph).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Crs::Wgs84)]
+    pub crs: Crs,
+    /// Classify the register as of this date for the workload (default today).
+    #[arg(long)]
+    pub as_of: Option<NaiveDate>,
 }
 
 fn load_policy(path: Option<&Path>) -> Result<Policy> {
@@ -245,6 +275,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Partition(args) => partition_command(&args, &app.policy, app.clock.today()),
         Command::BenchLocate {
             units,
             points,
@@ -471,6 +502,90 @@ fn bench_locate(units_file: &Path, points_file: &Path, repeat: usize) -> Result<
             "units": units.len(), "points": points.len(), "located": located, "runs": repeat, "threads": threads,
             "build_median_s": median(build), "locate_median_s": median(locate_parallel),
             "locate_single_thread_median_s": median(locate_single),
+        })
+    );
+    Ok(())
+}
+
+/// `partition`: a plan for a region (workload from its register) or a graph file.
+pub fn partition_command(args: &PartitionArgs, policy: &Policy, today: NaiveDate) -> Result<()> {
+    use crate::domain::partition::{PartitionOptions, partition};
+    use std::time::Instant;
+    let started = Instant::now();
+    let (graph, region) = match (&args.region, &args.graph) {
+        (Some(dir), None) => {
+            let (graph, region) =
+                crate::app::region_graph(dir, args.crs, policy, args.as_of.unwrap_or(today))?;
+            (graph, Some(region))
+        }
+        (None, Some(file)) => {
+            let weight = args
+                .weight
+                .as_deref()
+                .context("--graph needs --weight ATTR")?;
+            (crate::import::graph::read_graph(file, weight)?, None)
+        }
+        _ => bail!("give either --region DIR or --graph FILE --weight ATTR"),
+    };
+    eprintln!(
+        "{} units, {} adjacencies; partitioning into {} grids at ±{:.2} %…",
+        graph.len(),
+        graph.edge_count(),
+        args.grids,
+        args.tolerance * 100.0
+    );
+    let result = partition(
+        &graph,
+        &PartitionOptions {
+            grids: args.grids,
+            tolerance: args.tolerance,
+            seed: args.seed,
+        },
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(why) = &result.infeasible {
+        let shown: Vec<&str> = why
+            .blocking_units
+            .iter()
+            .take(20)
+            .map(String::as_str)
+            .collect();
+        println!(
+            "tolerance not attainable: {}; blocking units: {}",
+            why.reason,
+            if shown.is_empty() {
+                "none singled out".to_owned()
+            } else {
+                shown.join(", ")
+            }
+        );
+    }
+    if let Some(out) = &args.out {
+        match &region {
+            Some(region) => crate::app::write_grids_geojson(
+                out,
+                region,
+                &graph,
+                &result.assignment,
+                args.grids,
+            )?,
+            None => {
+                let mut w = csv::Writer::from_path(out)?;
+                w.write_record(["unit", "grid"])?;
+                for (u, g) in result.assignment.iter().enumerate() {
+                    w.write_record([graph.codes[u].as_str(), &(g + 1).to_string()])?;
+                }
+                w.flush()?;
+            }
+        }
+        eprintln!("wrote {}", out.display());
+    }
+    let m = &result.metrics;
+    println!(
+        "{}",
+        serde_json::json!({
+            "grids": m.grids, "max_over": m.max_over, "max_under": m.max_under, "connected": m.connected,
+            "cut_edges": m.cut_edges, "pp_mean": m.pp_mean, "pp_min": m.pp_min, "seconds": seconds,
         })
     );
     Ok(())

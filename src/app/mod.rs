@@ -2,6 +2,7 @@
 //! transaction so that it happens whole or not at all.
 
 pub mod clock;
+mod grids;
 mod register;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 pub use clock::Clock;
+pub use grids::{region_graph, write_grids_geojson};
 pub use register::{EntityDetail, Event, ReclassifyReport, policy_fingerprint};
 
 use crate::domain::policy::Policy;

@@ -2,5 +2,6 @@
 //! no database: callers pass every fact and the date in, and get decisions out.
 
 pub mod entity;
+pub mod partition;
 pub mod policy;
 pub mod risk;

@@ -3,6 +3,7 @@
 //! by GeoJSON feature. Writes nothing: the store writes a region only once it is whole.
 
 pub mod geojson;
+pub mod graph;
 pub mod problem;
 pub mod table;
 

@@ -6,6 +6,7 @@ mod cli;
 mod dynamic;
 mod http;
 mod import;
+mod partition;
 mod store;
 mod support;
 mod tidy;
