@@ -170,6 +170,9 @@ pub struct PartitionArgs {
     pub tolerance: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Multilevel starts (the best plan wins); default sized to the graph.
+    #[arg(long)]
+    pub starts: Option<usize>,
     /// Grids GeoJSON (with --region) or a `unit,grid` CSV (with --graph).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -540,6 +543,7 @@ pub fn partition_command(args: &PartitionArgs, policy: &Policy, today: NaiveDate
             grids: args.grids,
             tolerance: args.tolerance,
             seed: args.seed,
+            starts: args.starts,
         },
     )?;
     let seconds = started.elapsed().as_secs_f64();

@@ -2,6 +2,7 @@
 //! no database: callers pass every fact and the date in, and get decisions out.
 
 pub mod entity;
+pub mod multilevel;
 pub mod partition;
 pub mod policy;
 pub mod risk;

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use rand::{Rng, RngExt, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
@@ -69,6 +69,8 @@ pub struct PartitionOptions {
     /// Allowed relative deviation of a grid's workload from the mean, on both sides.
     pub tolerance: f64,
     pub seed: u64,
+    /// How many multilevel starts to run (the best plan wins); `None` sizes it to the graph.
+    pub starts: Option<usize>,
 }
 
 /// How good a plan is; also the last line the command line prints.
@@ -278,7 +280,10 @@ pub fn partition(
     let shares = allocate_grids(&components, &graph.weights, k_free);
     // Several starts from seeds drawn from the one seed; the best plan wins (within the
     // tolerance first, then fewest cut edges). Small graphs get more starts.
-    let starts = (400_000 / n.max(1)).clamp(1, 12);
+    let starts = options
+        .starts
+        .unwrap_or((2_000_000 / (n.max(1) * k)).clamp(4, 400))
+        .max(1);
     let base = assignment.clone();
     let mut best: Option<(Vec<usize>, (bool, usize, u64))> = None;
     for _ in 0..starts {
@@ -292,20 +297,17 @@ pub fn partition(
                 }
                 continue;
             }
-            let local = grow(&free, component, grids_here, &mut rng);
+            let local = super::multilevel::partition_connected(
+                &level_graph(&free, component),
+                grids_here,
+                options.tolerance,
+                &mut rng,
+            );
             for (&u, &g) in component.iter().zip(&local) {
                 assignment[u] = next_grid + g;
             }
             next_grid += grids_here;
         }
-        refine(
-            &free,
-            &mut assignment,
-            k,
-            options.tolerance,
-            &graph.dedicated,
-            &mut rng,
-        );
         let m = metrics(graph, &assignment, k);
         let deviation = m.max_over.max(m.max_under);
         let key = (
@@ -390,226 +392,23 @@ fn allocate_grids(components: &[Vec<usize>], weights: &[f64], k: usize) -> Vec<u
     shares
 }
 
-/// Grows `k` connected grids over one connected component from spread-out seeds, the
-/// lightest grid taking the frontier unit it shares most boundary with.
-fn grow(graph: &UnitGraph, component: &[usize], k: usize, rng: &mut impl Rng) -> Vec<usize> {
+/// The subgraph of one component with local indices; each unit adjacency weighs 1, so
+/// the cut weight is the number of cut edges.
+fn level_graph(graph: &UnitGraph, component: &[usize]) -> super::multilevel::LevelGraph {
     let index: std::collections::HashMap<usize, usize> =
         component.iter().enumerate().map(|(i, &u)| (u, i)).collect();
-    let m = component.len();
-    let mut local = vec![usize::MAX; m];
-    if k == 1 {
-        return vec![0; m];
-    }
-    // Seeds: a random first one, then each the farthest (in hops) from those chosen.
-    let mut seeds = vec![rng.random_range(0..m)];
-    let mut distance = vec![usize::MAX; m];
-    while seeds.len() < k {
-        let last = *seeds.last().unwrap_or(&0);
-        let mut queue = VecDeque::from([last]);
-        distance[last] = 0;
-        let mut hops = vec![usize::MAX; m];
-        hops[last] = 0;
-        while let Some(i) = queue.pop_front() {
-            for &(v, _) in &graph.adjacency[component[i]] {
-                if let Some(&j) = index.get(&v)
-                    && hops[j] == usize::MAX
-                {
-                    hops[j] = hops[i] + 1;
-                    queue.push_back(j);
-                }
-            }
-        }
-        for i in 0..m {
-            distance[i] = distance[i].min(hops[i]);
-        }
-        let far = (0..m)
-            .filter(|i| !seeds.contains(i))
-            .max_by_key(|&i| (distance[i], rng.random::<u32>()));
-        match far {
-            Some(i) => seeds.push(i),
-            None => break,
-        }
-    }
-    let mut weight = vec![0.0; k];
-    // Each grid's frontier: unassigned neighbours (stale entries are skipped when scanned).
-    let mut frontier: Vec<Vec<usize>> = vec![Vec::new(); k];
-    let neighbours_in = |i: usize| -> Vec<usize> {
-        graph.adjacency[component[i]]
+    super::multilevel::LevelGraph {
+        weights: component.iter().map(|&u| graph.weights[u]).collect(),
+        adjacency: component
             .iter()
-            .filter_map(|&(v, _)| index.get(&v).copied())
-            .collect()
-    };
-    for (g, &s) in seeds.iter().enumerate() {
-        local[s] = g;
-        weight[g] = graph.weights[component[s]];
-        frontier[g] = neighbours_in(s);
-    }
-    let mut left = m - seeds.len();
-    while left > 0 {
-        // The lightest grid that can still grow takes the frontier unit it shares most boundary with.
-        let mut order: Vec<usize> = (0..k).collect();
-        order.sort_by(|&a, &b| weight[a].total_cmp(&weight[b]));
-        let mut grew = false;
-        for &g in &order {
-            frontier[g].retain(|&j| local[j] == usize::MAX);
-            frontier[g].sort_unstable();
-            frontier[g].dedup();
-            let bond = |j: usize| -> f64 {
-                graph.adjacency[component[j]]
+            .map(|&u| {
+                graph.adjacency[u]
                     .iter()
-                    .filter(|&&(w, _)| index.get(&w).is_some_and(|&x| local[x] == g))
-                    .map(|&(_, shared)| shared.max(1e-9))
-                    .sum()
-            };
-            let best = frontier[g]
-                .iter()
-                .copied()
-                .max_by(|&a, &b| bond(a).total_cmp(&bond(b)).then(b.cmp(&a)));
-            if let Some(j) = best {
-                local[j] = g;
-                weight[g] += graph.weights[component[j]];
-                left -= 1;
-                frontier[g].extend(neighbours_in(j));
-                grew = true;
-                break;
-            }
-        }
-        if !grew {
-            break;
-        }
+                    .filter_map(|&(v, _)| index.get(&v).map(|&j| (j, 1.0)))
+                    .collect()
+            })
+            .collect(),
     }
-    local
-}
-
-/// Moves boundary units between neighbouring grids, never breaking a grid in two or moving a
-/// dedicated unit: first towards balance, then, within the tolerance, towards fewer cut edges.
-fn refine(
-    graph: &UnitGraph,
-    assignment: &mut [usize],
-    grids: usize,
-    tolerance: f64,
-    dedicated: &[bool],
-    rng: &mut impl Rng,
-) {
-    let n = graph.len();
-    let mut weight = vec![0.0; grids];
-    let mut size = vec![0usize; grids];
-    for u in 0..n {
-        weight[assignment[u]] += graph.weights[u];
-        size[assignment[u]] += 1;
-    }
-    let free_grids: Vec<usize> = (0..grids)
-        .filter(|&g| (0..n).any(|u| assignment[u] == g && !dedicated[u]))
-        .collect();
-    let free_weight: f64 = free_grids.iter().map(|&g| weight[g]).sum();
-    let target = free_weight / free_grids.len().max(1) as f64;
-    let (low, high) = (target * (1.0 - tolerance), target * (1.0 + tolerance));
-    let excess = |w: f64| {
-        if w > high {
-            w - high
-        } else if w < low {
-            low - w
-        } else {
-            0.0
-        }
-    };
-
-    let mut order: Vec<usize> = (0..n).filter(|&u| !dedicated[u]).collect();
-    // Phase 1 moves towards balance (cut edges break ties); phase 2 only removes cut edges
-    // while every grid stays within the tolerance. Each ends when a pass moves nothing.
-    for balancing in [true, false] {
-        for _pass in 0..if balancing { 400 } else { 200 } {
-            if balancing && free_grids.iter().all(|&g| excess(weight[g]) <= 0.0) {
-                break;
-            }
-            // Shuffle the visiting order so ties do not always favour low indices.
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.random_range(0..=i));
-            }
-            let mut moved = 0;
-            for &u in &order {
-                let a = assignment[u];
-                if size[a] <= 1 {
-                    continue;
-                }
-                let wu = graph.weights[u];
-                let links_a = graph.adjacency[u]
-                    .iter()
-                    .filter(|&&(v, _)| assignment[v] == a)
-                    .count() as i64;
-                let mut best: Option<(usize, f64)> = None;
-                for &(v, _) in &graph.adjacency[u] {
-                    let b = assignment[v];
-                    if b == a || dedicated[v] || best.is_some_and(|(g, _)| g == b) {
-                        continue;
-                    }
-                    let links_b = graph.adjacency[u]
-                        .iter()
-                        .filter(|&&(w, _)| assignment[w] == b)
-                        .count() as i64;
-                    let cut_gain = links_b - links_a;
-                    let before = excess(weight[a]) + excess(weight[b]);
-                    let after = excess(weight[a] - wu) + excess(weight[b] + wu);
-                    let balance_gain = before - after;
-                    let eps = 1e-12 * target;
-                    let acceptable = if balancing {
-                        balance_gain > eps || (balance_gain >= -eps && cut_gain > 0)
-                    } else {
-                        after <= eps && cut_gain > 0
-                    };
-                    if !acceptable {
-                        continue;
-                    }
-                    let score = balance_gain / target.max(1e-12) * 1e3 + cut_gain as f64;
-                    if best.is_none_or(|(_, s)| score > s) {
-                        best = Some((b, score));
-                    }
-                }
-                let Some((b, _)) = best else { continue };
-                if !stays_connected_without(graph, assignment, u) {
-                    continue;
-                }
-                assignment[u] = b;
-                weight[a] -= wu;
-                weight[b] += wu;
-                size[a] -= 1;
-                size[b] += 1;
-                moved += 1;
-            }
-            if moved == 0 {
-                break;
-            }
-        }
-    }
-}
-
-/// Whether the grid of `u` stays one piece when `u` leaves it.
-fn stays_connected_without(graph: &UnitGraph, assignment: &[usize], u: usize) -> bool {
-    let g = assignment[u];
-    let inside: Vec<usize> = graph.adjacency[u]
-        .iter()
-        .map(|&(v, _)| v)
-        .filter(|&v| assignment[v] == g)
-        .collect();
-    if inside.len() <= 1 {
-        return true;
-    }
-    // Every neighbour of u in the grid must still reach the first one without u.
-    let mut seen = std::collections::HashSet::from([u, inside[0]]);
-    let mut queue = VecDeque::from([inside[0]]);
-    let mut missing: std::collections::HashSet<usize> = inside[1..].iter().copied().collect();
-    while let Some(x) = queue.pop_front() {
-        for &(v, _) in &graph.adjacency[x] {
-            if assignment[v] == g && seen.insert(v) {
-                missing.remove(&v);
-                if missing.is_empty() {
-                    return true;
-                }
-                queue.push_back(v);
-            }
-        }
-    }
-    missing.is_empty()
 }
 
 /// A unit's workload for grids, in officer minutes a year: for each business the routine
@@ -671,6 +470,7 @@ mod tests {
                 grids: 4,
                 tolerance: 0.0,
                 seed: 1,
+                starts: Some(20),
             },
         )
         .unwrap();
@@ -705,6 +505,7 @@ mod tests {
                 grids: 2,
                 tolerance: 0.05,
                 seed: 1,
+                starts: Some(20),
             },
         )
         .unwrap();
