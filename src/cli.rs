@@ -170,6 +170,10 @@ pub struct PartitionArgs {
     pub tolerance: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The current plan (a grids GeoJSON this command wrote, or a `unit,grid` CSV): redraw
+    /// it for the new weights, moving as few units as the balance allows.
+    #[arg(long)]
+    pub from: Option<PathBuf>,
     /// Multilevel starts (the best plan wins); default sized to the graph.
     #[arg(long)]
     pub starts: Option<usize>,
@@ -510,16 +514,16 @@ fn bench_locate(units_file: &Path, points_file: &Path, repeat: usize) -> Result<
     Ok(())
 }
 
-/// `partition`: a plan for a region (workload from its register) or a graph file.
+/// `partition`: a plan for a region (workload from its register) or a graph file; with
+/// `--from`, a redraw of an existing plan that moves as little as it can.
 pub fn partition_command(args: &PartitionArgs, policy: &Policy, today: NaiveDate) -> Result<()> {
-    use crate::domain::partition::{PartitionOptions, partition};
+    use crate::domain::partition::{PartitionOptions, partition, redraw};
     use std::time::Instant;
     let started = Instant::now();
     let (graph, region) = match (&args.region, &args.graph) {
         (Some(dir), None) => {
-            let (graph, region) =
-                crate::app::region_graph(dir, args.crs, policy, args.as_of.unwrap_or(today))?;
-            (graph, Some(region))
+            let rg = crate::app::region_graph(dir, args.crs, policy, args.as_of.unwrap_or(today))?;
+            (rg.graph.clone(), Some(rg))
         }
         (None, Some(file)) => {
             let weight = args
@@ -530,24 +534,58 @@ pub fn partition_command(args: &PartitionArgs, policy: &Policy, today: NaiveDate
         }
         _ => bail!("give either --region DIR or --graph FILE --weight ATTR"),
     };
+    let options = PartitionOptions {
+        grids: args.grids,
+        tolerance: args.tolerance,
+        seed: args.seed,
+        starts: args.starts,
+    };
     eprintln!(
-        "{} units, {} adjacencies; partitioning into {} grids at ±{:.2} %…",
+        "{} units, {} adjacencies; {} {} grids at ±{:.2} %…",
         graph.len(),
         graph.edge_count(),
+        if args.from.is_some() {
+            "redrawing"
+        } else {
+            "partitioning into"
+        },
         args.grids,
         args.tolerance * 100.0
     );
-    let result = partition(
-        &graph,
-        &PartitionOptions {
-            grids: args.grids,
-            tolerance: args.tolerance,
-            seed: args.seed,
-            starts: args.starts,
-        },
-    )?;
+    let businesses_in = |u: usize| {
+        region
+            .as_ref()
+            .map_or(0, |r| r.classes[u].iter().sum::<usize>())
+    };
+    let (assignment, metrics, infeasible, moved) = match &args.from {
+        None => {
+            let r = partition(&graph, &options)?;
+            (r.assignment, r.metrics, r.infeasible, None)
+        }
+        Some(from) => {
+            let (current, labels) = crate::app::read_plan(from, &graph)?;
+            anyhow::ensure!(
+                labels.len() == args.grids,
+                "{} has {} grids but --grids is {}",
+                from.display(),
+                labels.len(),
+                args.grids
+            );
+            let r = redraw(&graph, &current, &options)?;
+            for &(u, a, b) in &r.moved {
+                println!(
+                    "moved {} ({} businesses): {} -> {}",
+                    graph.codes[u],
+                    businesses_in(u),
+                    labels[a],
+                    labels[b]
+                );
+            }
+            (r.assignment, r.metrics, r.infeasible, Some(r.moved))
+        }
+    };
     let seconds = started.elapsed().as_secs_f64();
-    if let Some(why) = &result.infeasible {
+    if let Some(why) = &infeasible {
         let shown: Vec<&str> = why
             .blocking_units
             .iter()
@@ -566,31 +604,31 @@ pub fn partition_command(args: &PartitionArgs, policy: &Policy, today: NaiveDate
     }
     if let Some(out) = &args.out {
         match &region {
-            Some(region) => crate::app::write_grids_geojson(
-                out,
-                region,
-                &graph,
-                &result.assignment,
-                args.grids,
-            )?,
+            Some(rg) => crate::app::write_grids_geojson(out, rg, &assignment, args.grids)?,
             None => {
                 let mut w = csv::Writer::from_path(out)?;
                 w.write_record(["unit", "grid"])?;
-                for (u, g) in result.assignment.iter().enumerate() {
-                    w.write_record([graph.codes[u].as_str(), &(g + 1).to_string()])?;
+                for (u, g) in assignment.iter().enumerate() {
+                    w.write_record([graph.codes[u].as_str(), &format!("G{:02}", g + 1)])?;
                 }
                 w.flush()?;
             }
         }
         eprintln!("wrote {}", out.display());
     }
-    let m = &result.metrics;
-    println!(
-        "{}",
-        serde_json::json!({
-            "grids": m.grids, "max_over": m.max_over, "max_under": m.max_under, "connected": m.connected,
-            "cut_edges": m.cut_edges, "pp_mean": m.pp_mean, "pp_min": m.pp_min, "seconds": seconds,
-        })
-    );
+    let mut line = serde_json::json!({
+        "grids": metrics.grids, "max_over": metrics.max_over, "max_under": metrics.max_under,
+        "connected": metrics.connected, "cut_edges": metrics.cut_edges, "pp_mean": metrics.pp_mean,
+        "pp_min": metrics.pp_min, "seconds": seconds,
+    });
+    if let Some(moved) = &moved {
+        line["moved_units"] = moved.len().into();
+        line["moved_businesses"] = moved
+            .iter()
+            .map(|&(u, _, _)| businesses_in(u))
+            .sum::<usize>()
+            .into();
+    }
+    println!("{line}");
     Ok(())
 }

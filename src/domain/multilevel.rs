@@ -272,6 +272,20 @@ fn balance(
     mark: &mut [u32],
     stamp: &mut u32,
 ) -> bool {
+    balance_by(g, part, k, bounds, mark, stamp, false)
+}
+
+/// Balancing moves; with `fewest_moves` each move is the one that removes the most excess
+/// (a redraw that should move as little as it can), else the one that costs the least cut.
+fn balance_by(
+    g: &LevelGraph,
+    part: &mut [usize],
+    k: usize,
+    bounds: Bounds,
+    mark: &mut [u32],
+    stamp: &mut u32,
+    fewest_moves: bool,
+) -> bool {
     let mut w = part_weights(g, part, k);
     let mut size = vec![0usize; k];
     for &p in part.iter() {
@@ -314,6 +328,9 @@ fn balance(
                 let cut_gain = to_b - to_a;
                 let better = match best {
                     None => true,
+                    Some((_, _, bg, bc)) if fewest_moves => {
+                        gain > bg || (gain == bg && cut_gain > bc)
+                    }
                     Some((_, _, bg, bc)) => cut_gain > bc || (cut_gain == bc && gain > bg),
                 };
                 if better && stays_connected_without(g, part, u, mark, stamp) {
@@ -541,7 +558,7 @@ fn recombine_towards_balance(
     let m = nodes.len();
     let before = bounds.excess(w[a]) + bounds.excess(w[b]);
     let mut best: Option<(Vec<bool>, f64)> = None;
-    for _tree in 0..30 {
+    for _tree in 0..12 {
         // A random spanning tree: Kruskal on random edge keys.
         let mut edges: Vec<(u64, usize, usize)> = Vec::new();
         for (i, &u) in nodes.iter().enumerate() {
@@ -853,7 +870,7 @@ pub fn partition_connected(
     let bounds = bounds_at(&finest);
     let mut w = part_weights(&finest, &part, k);
     let mut attempts = 0;
-    while w.iter().any(|&x| bounds.excess(x) > 0.0) && attempts < 40 * k {
+    while w.iter().any(|&x| bounds.excess(x) > 0.0) && attempts < 15 * k {
         recombine_towards_balance(&finest, &mut part, &mut w, bounds, rng);
         attempts += 1;
     }
@@ -862,4 +879,39 @@ pub fn partition_connected(
         refine(&finest, &mut part, k, bounds, &mut mark, &mut stamp);
     }
     part
+}
+
+/// Brings an existing plan back within ±tolerance moving as few nodes as it can: nothing
+/// when it is already within; else single moves that remove the most excess, pair swaps and
+/// chains; recombination of two parts only as a last resort. Parts stay connected.
+/// Returns whether every part ends within the bounds.
+pub fn rebalance(
+    g: &LevelGraph,
+    part: &mut [usize],
+    k: usize,
+    tolerance: f64,
+    rng: &mut impl Rng,
+) -> bool {
+    let target = g.weights.iter().sum::<f64>() / k as f64;
+    let bounds = Bounds {
+        low: target * (1.0 - tolerance),
+        high: target * (1.0 + tolerance),
+    };
+    let mut w = part_weights(g, part, k);
+    if w.iter().all(|&x| bounds.excess(x) <= 0.0) {
+        return true;
+    }
+    let mut mark = vec![0u32; g.len()];
+    let mut stamp = 0u32;
+    if balance_by(g, part, k, bounds, &mut mark, &mut stamp, true) {
+        return true;
+    }
+    w = part_weights(g, part, k);
+    for _ in 0..40 * k {
+        if w.iter().all(|&x| bounds.excess(x) <= 0.0) {
+            return true;
+        }
+        recombine_towards_balance(g, part, &mut w, bounds, rng);
+    }
+    balance_by(g, part, k, bounds, &mut mark, &mut stamp, true)
 }

@@ -282,7 +282,11 @@ pub fn partition(
     // tolerance first, then fewest cut edges). Small graphs get more starts.
     let starts = options
         .starts
-        .unwrap_or((2_000_000 / (n.max(1) * k)).clamp(4, 400))
+        .unwrap_or(
+            (300_000 / n.max(1))
+                .min(2_000_000 / (n.max(1) * k))
+                .clamp(4, 400),
+        )
         .max(1);
     let base = assignment.clone();
     let mut best: Option<(Vec<usize>, (bool, usize, u64))> = None;
@@ -392,6 +396,68 @@ fn allocate_grids(components: &[Vec<usize>], weights: &[f64], k: usize) -> Vec<u
     shares
 }
 
+/// What a redraw moved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RedrawResult {
+    pub assignment: Vec<usize>,
+    /// Units whose grid changed: (unit, from grid, to grid).
+    pub moved: Vec<(usize, usize, usize)>,
+    pub metrics: PlanMetrics,
+    pub infeasible: Option<Infeasibility>,
+}
+
+/// Redraws an existing plan for new weights, moving as few units as the balance allows:
+/// a plan already within the tolerance comes back unchanged. Grids stay connected and
+/// dedicated units stay alone (they are never moved, nor moved into).
+pub fn redraw(
+    graph: &UnitGraph,
+    current: &[usize],
+    options: &PartitionOptions,
+) -> Result<RedrawResult, PartitionError> {
+    let k = options.grids;
+    if graph.is_empty() {
+        return Err(PartitionError::Empty);
+    }
+    if current.len() != graph.len() || current.iter().any(|&g| g >= k) {
+        return Err(PartitionError::TooManyGrids {
+            grids: k,
+            units: graph.len(),
+        });
+    }
+    let mut assignment = current.to_vec();
+    // Dedicated units and their grids take no part: give them no edges in the working graph.
+    let all: Vec<usize> = (0..graph.len()).collect();
+    let mut free = graph.clone();
+    for u in 0..graph.len() {
+        free.adjacency[u].retain(|&(v, _)| !graph.dedicated[u] && !graph.dedicated[v]);
+    }
+    let level = level_graph(&free, &all);
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    super::multilevel::rebalance(&level, &mut assignment, k, options.tolerance, &mut rng);
+    let moved = (0..graph.len())
+        .filter(|&u| assignment[u] != current[u])
+        .map(|u| (u, current[u], assignment[u]))
+        .collect();
+    let m = metrics(graph, &assignment, k);
+    let infeasible = (m.max_over > options.tolerance + 1e-12
+        || m.max_under > options.tolerance + 1e-12)
+        .then(|| Infeasibility {
+            reason: format!(
+                "no redraw within ±{:.2} % was found (best: +{:.2} % / −{:.2} %)",
+                options.tolerance * 100.0,
+                m.max_over * 100.0,
+                m.max_under * 100.0
+            ),
+            blocking_units: Vec::new(),
+        });
+    Ok(RedrawResult {
+        assignment,
+        moved,
+        metrics: m,
+        infeasible,
+    })
+}
+
 /// The subgraph of one component with local indices; each unit adjacency weighs 1, so
 /// the cut weight is the number of cut edges.
 fn level_graph(graph: &UnitGraph, component: &[usize]) -> super::multilevel::LevelGraph {
@@ -493,6 +559,34 @@ mod tests {
         let m = metrics(&g, &[0, 0, 0, 0], 1);
         // One 2×2 square: area 4, perimeter 8, PP = 4π·4/64 = π/4.
         assert!((m.pp_mean.unwrap() - std::f64::consts::FRAC_PI_4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_redraw_moves_nothing_within_tolerance_and_little_otherwise() {
+        let mut g = lattice(8, 8);
+        let options = PartitionOptions {
+            grids: 4,
+            tolerance: 0.05,
+            seed: 1,
+            starts: Some(20),
+        };
+        let plan = partition(&g, &options).unwrap();
+        let same = redraw(&g, &plan.assignment, &options).unwrap();
+        assert!(same.moved.is_empty());
+        assert_eq!(same.assignment, plan.assignment);
+        // Three units of one grid get heavier: a few units move, every grid stays whole.
+        let grid = plan.assignment[0];
+        for u in (0..64).filter(|&u| plan.assignment[u] == grid).take(3) {
+            g.weights[u] = 2.0;
+        }
+        let after = redraw(&g, &plan.assignment, &options).unwrap();
+        assert!(after.infeasible.is_none(), "{:?}", after.metrics);
+        assert_eq!(after.metrics.connected, 4);
+        assert!(
+            !after.moved.is_empty() && after.moved.len() <= 6,
+            "moved {:?}",
+            after.moved
+        );
     }
 
     #[test]

@@ -172,13 +172,14 @@ fn helsinki_units_become_grids_from_polygons() {
         return;
     };
     let policy = gridpatrol::domain::policy::Policy::default();
-    let (graph, _region) = gridpatrol::app::region_graph(
+    let rg = gridpatrol::app::region_graph(
         &data.join("regions/helsinki"),
         gridpatrol::spatial::crs::Crs::Wgs84,
         &policy,
         crate::support::date("2026-06-15"),
     )
     .unwrap();
+    let graph = &rg.graph;
     // The region README lists 9 shared boundaries.
     assert_eq!(graph.edge_count(), 9);
     let result = partition(
