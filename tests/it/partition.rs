@@ -183,7 +183,7 @@ fn helsinki_units_become_grids_from_polygons() {
     // The region README lists 9 shared boundaries.
     assert_eq!(graph.edge_count(), 9);
     let result = partition(
-        &graph,
+        graph,
         &PartitionOptions {
             grids: 3,
             tolerance: 0.5,
@@ -192,5 +192,5 @@ fn helsinki_units_become_grids_from_polygons() {
         },
     )
     .unwrap();
-    check_hard_rules(&graph, &result.assignment, 3);
+    check_hard_rules(graph, &result.assignment, 3);
 }
