@@ -123,6 +123,16 @@ pub enum Command {
     /// Divide a region (or a graph file) into K contiguous, workload-balanced, compact grids.
     /// The last line of standard output is one JSON object with the plan's measures.
     Partition(PartitionArgs),
+    /// List a region's stored grid plans, or approve a draft (a bureau head's decision).
+    Plans {
+        #[arg(long)]
+        region: String,
+        /// Approve this draft version: it comes into force and the plan in force is retired.
+        #[arg(long, requires = "by")]
+        approve: Option<i64>,
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Benchmark the point locator: index the units, locate every point of a CSV with
     /// `lon,lat` columns, repeat, print medians as JSON (used by scripts/bench-locate.sh).
     #[command(hide = true)]
@@ -174,6 +184,9 @@ pub struct PartitionArgs {
     /// it for the new weights, moving as few units as the balance allows.
     #[arg(long)]
     pub from: Option<PathBuf>,
+    /// Store the plan (with --region) in the database as the region's next draft version.
+    #[arg(long, requires = "region")]
+    pub save: bool,
     /// Multilevel starts (the best plan wins); default sized to the graph.
     #[arg(long)]
     pub starts: Option<usize>,
@@ -282,7 +295,31 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Partition(args) => partition_command(&args, &app.policy, app.clock.today()),
+        Command::Partition(args) => partition_command(&args, &app),
+        Command::Plans {
+            region,
+            approve,
+            by,
+        } => {
+            if let Some(version) = approve {
+                app.approve_plan(&region, version, by.as_deref().unwrap_or_default())?;
+                println!("plan {version} of {region} approved");
+            }
+            for p in app.plans(&region)? {
+                println!(
+                    "{} v{} {:<8} {} grids, created {}{}",
+                    p.region_code,
+                    p.version,
+                    p.status,
+                    p.grids,
+                    p.created_at,
+                    p.approved_by
+                        .map(|b| format!(", approved by {b}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
         Command::BenchLocate {
             units,
             points,
@@ -516,7 +553,8 @@ fn bench_locate(units_file: &Path, points_file: &Path, repeat: usize) -> Result<
 
 /// `partition`: a plan for a region (workload from its register) or a graph file; with
 /// `--from`, a redraw of an existing plan that moves as little as it can.
-pub fn partition_command(args: &PartitionArgs, policy: &Policy, today: NaiveDate) -> Result<()> {
+pub fn partition_command(args: &PartitionArgs, app: &App) -> Result<()> {
+    let (policy, today) = (&app.policy, app.clock.today());
     use crate::domain::partition::{PartitionOptions, partition, redraw};
     use std::time::Instant;
     let started = Instant::now();
@@ -600,6 +638,22 @@ pub fn partition_command(args: &PartitionArgs, policy: &Policy, today: NaiveDate
             } else {
                 shown.join(", ")
             }
+        );
+    }
+    let measures = serde_json::json!({
+        "grids": metrics.grids, "max_over": metrics.max_over, "max_under": metrics.max_under,
+        "connected": metrics.connected, "cut_edges": metrics.cut_edges, "pp_mean": metrics.pp_mean,
+        "pp_min": metrics.pp_min, "tolerance": args.tolerance, "seed": args.seed,
+    });
+    if args.save
+        && let Some(rg) = &region
+    {
+        let grids = crate::app::grid_summaries(rg, &assignment, args.grids);
+        let version = app.save_plan(&rg.region.jurisdiction.code, &grids, &measures, "cli")?;
+        println!(
+            "saved as draft plan {version} of region {} in {}",
+            rg.region.jurisdiction.code,
+            app.db_path.display()
         );
     }
     if let Some(out) = &args.out {

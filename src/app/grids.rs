@@ -136,41 +136,141 @@ pub fn read_plan(path: &Path, graph: &UnitGraph) -> Result<(Vec<usize>, Vec<Stri
     Ok((assignment, labels))
 }
 
-/// Writes the grids as GeoJSON: each grid's polygon is the dissolved union of its units.
+/// One grid of a plan: its units, dissolved shape, workload and businesses per class.
+#[derive(Debug, Clone)]
+pub struct GridSummary {
+    pub code: String,
+    pub name: String,
+    pub shape: geo::MultiPolygon<f64>,
+    pub workload: f64,
+    pub units: Vec<String>,
+    pub classes: [usize; 4],
+}
+
+/// The grids of an assignment; each grid's shape is the dissolved union of its units (one
+/// boolean union, so shared edges leave no slivers).
+pub fn grid_summaries(rg: &RegionGraph, assignment: &[usize], grids: usize) -> Vec<GridSummary> {
+    (0..grids)
+        .map(|g| {
+            let members: Vec<usize> = (0..assignment.len())
+                .filter(|&u| assignment[u] == g)
+                .collect();
+            let mut classes = [0usize; 4];
+            for &u in &members {
+                for (c, n) in classes.iter_mut().zip(rg.classes[u]) {
+                    *c += n;
+                }
+            }
+            GridSummary {
+                code: format!("G{:02}", g + 1),
+                name: format!("网格 {}", g + 1),
+                shape: geo::unary_union(members.iter().map(|&u| &rg.region.units[u].shape)),
+                workload: members.iter().map(|&u| rg.graph.weights[u]).sum(),
+                units: members.iter().map(|&u| rg.graph.codes[u].clone()).collect(),
+                classes,
+            }
+        })
+        .collect()
+}
+
+/// The grids as a GeoJSON FeatureCollection.
+pub fn grids_geojson(grids: &[GridSummary]) -> serde_json::Value {
+    let features: Vec<serde_json::Value> = grids
+        .iter()
+        .map(|g| {
+            json!({
+                "type": "Feature",
+                "properties": {
+                    "code": g.code,
+                    "name": g.name,
+                    "units": g.units,
+                    "workload_minutes_per_year": g.workload.round(),
+                    "businesses": g.classes.iter().sum::<usize>(),
+                    "businesses_per_class": { "A": g.classes[0], "B": g.classes[1], "C": g.classes[2], "D": g.classes[3] },
+                },
+                "geometry": crate::generate::geometry_to_json(&g.shape),
+            })
+        })
+        .collect();
+    json!({ "type": "FeatureCollection", "features": features })
+}
+
+/// Writes the grids as GeoJSON.
 pub fn write_grids_geojson(
     path: &Path,
     rg: &RegionGraph,
     assignment: &[usize],
     grids: usize,
 ) -> Result<()> {
-    let (region, graph) = (&rg.region, &rg.graph);
-    let mut features = Vec::new();
-    for g in 0..grids {
-        let members: Vec<usize> = (0..assignment.len())
-            .filter(|&u| assignment[u] == g)
-            .collect();
-        let shape = geo::unary_union(members.iter().map(|&u| &region.units[u].shape));
-        let workload: f64 = members.iter().map(|&u| graph.weights[u]).sum();
-        let mut classes = [0usize; 4];
-        for &u in &members {
-            for (c, n) in classes.iter_mut().zip(rg.classes[u]) {
-                *c += n;
-            }
-        }
-        features.push(json!({
-            "type": "Feature",
-            "properties": {
-                "code": format!("G{:02}", g + 1),
-                "name": format!("网格 {}", g + 1),
-                "units": members.iter().map(|&u| graph.codes[u].clone()).collect::<Vec<_>>(),
-                "workload_minutes_per_year": workload.round(),
-                "businesses": classes.iter().sum::<usize>(),
-                "businesses_per_class": { "A": classes[0], "B": classes[1], "C": classes[2], "D": classes[3] },
-            },
-            "geometry": crate::generate::geometry_to_json(&shape),
-        }));
-    }
-    let collection = json!({ "type": "FeatureCollection", "features": features });
-    std::fs::write(path, serde_json::to_string(&collection)?)?;
+    std::fs::write(
+        path,
+        serde_json::to_string(&grids_geojson(&grid_summaries(rg, assignment, grids)))?,
+    )?;
     Ok(())
+}
+
+impl super::App {
+    /// Stores a plan as the region's next draft version (the region must be imported).
+    pub fn save_plan(
+        &self,
+        region_code: &str,
+        grids: &[GridSummary],
+        metrics: &serde_json::Value,
+        actor: &str,
+    ) -> Result<i64, super::AppError> {
+        let at = self.clock.stamp();
+        let rows: Vec<crate::store::GridRow> = grids
+            .iter()
+            .map(|g| crate::store::GridRow {
+                code: g.code.clone(),
+                name: g.name.clone(),
+                geometry: crate::generate::geometry_to_json(&g.shape).to_string(),
+                workload: g.workload,
+                units: g.units.clone(),
+            })
+            .collect();
+        let mut store = self.open_store()?;
+        store.write(|db| -> Result<i64, super::AppError> {
+            let version = db.save_plan(region_code, &rows, metrics, &at)?;
+            db.audit(
+                &at,
+                actor,
+                "plan saved",
+                region_code,
+                &json!({ "version": version, "grids": rows.len(), "metrics": metrics }),
+            )?;
+            Ok(version)
+        })
+    }
+
+    /// Approves a draft plan; the plan in force before it is retired. Audited.
+    pub fn approve_plan(
+        &self,
+        region_code: &str,
+        version: i64,
+        actor: &str,
+    ) -> Result<(), super::AppError> {
+        if actor.trim().is_empty() {
+            return Err(super::AppError::Invalid(
+                "by: who approves the plan must be named".into(),
+            ));
+        }
+        let at = self.clock.stamp();
+        let mut store = self.open_store()?;
+        store.write(|db| -> Result<(), super::AppError> {
+            db.approve_plan(region_code, version, actor, &at)?;
+            db.audit(
+                &at,
+                actor,
+                "plan approved",
+                region_code,
+                &json!({ "version": version }),
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn plans(&self, region_code: &str) -> Result<Vec<crate::store::PlanRow>, super::AppError> {
+        Ok(self.open_store()?.read().plans(region_code)?)
+    }
 }

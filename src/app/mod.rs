@@ -13,7 +13,10 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 pub use clock::Clock;
-pub use grids::{RegionGraph, read_plan, region_graph, write_grids_geojson};
+pub use grids::{
+    GridSummary, RegionGraph, grid_summaries, grids_geojson, read_plan, region_graph,
+    write_grids_geojson,
+};
 pub use register::{EntityDetail, Event, ReclassifyReport, policy_fingerprint};
 
 use crate::domain::policy::Policy;

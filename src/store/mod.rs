@@ -1,6 +1,7 @@
 //! The SQLite store: the only module that speaks SQL. Opens connections with the right
 //! PRAGMAs, migrates the schema, and offers typed reads and writes in transactions.
 
+mod grids;
 pub mod migrations;
 mod region;
 mod register;
@@ -9,6 +10,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension};
 
+pub use grids::{GridRow, PlanRow};
 pub use migrations::{MIGRATIONS, Migration};
 pub use register::{
     BusinessFilter, BusinessLine, BusinessRow, EntityView, HistoryRow, OverrideRow, StoredClass,

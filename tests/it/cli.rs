@@ -180,3 +180,91 @@ fn the_generator_is_seeded_and_its_output_imports() {
         "{text}"
     );
 }
+
+#[test]
+fn partition_prints_its_measures_last_and_a_redraw_of_its_own_plan_moves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let grids = dir.path().join("grids.geojson");
+    let region = concat!(env!("CARGO_MANIFEST_DIR"), "/regions/jiangan");
+    let args = [
+        "partition",
+        "--region",
+        region,
+        "--grids",
+        "6",
+        "--tolerance",
+        "0.05",
+        "--starts",
+        "2",
+        "--as-of",
+        "2026-11-01",
+    ];
+    let out = gridpatrol(&[&args[..], &["--out", grids.to_str().unwrap()]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let mut keys: Vec<&str> = last
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "connected",
+            "cut_edges",
+            "grids",
+            "max_over",
+            "max_under",
+            "pp_mean",
+            "pp_min",
+            "seconds"
+        ]
+    );
+    assert_eq!(
+        (last["grids"].as_u64(), last["connected"].as_u64()),
+        (Some(6), Some(6))
+    );
+    assert!(
+        last["max_over"].as_f64().unwrap() <= 0.05 && last["max_under"].as_f64().unwrap() <= 0.05,
+        "{last}"
+    );
+
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&grids).unwrap()).unwrap();
+    let features = written["features"].as_array().unwrap();
+    assert_eq!(features.len(), 6);
+    let units: usize = features
+        .iter()
+        .map(|f| f["properties"]["units"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(units, 141, "every unit in exactly one grid");
+    let businesses: u64 = features
+        .iter()
+        .map(|f| f["properties"]["businesses"].as_u64().unwrap())
+        .sum();
+    assert_eq!(businesses, 11_993, "every located business counted once");
+
+    let again = gridpatrol(&[&args[..], &["--from", grids.to_str().unwrap()]].concat());
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let text = String::from_utf8(again.stdout).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (
+            last["moved_units"].as_u64(),
+            last["moved_businesses"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{text}"
+    );
+}

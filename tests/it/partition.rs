@@ -194,3 +194,83 @@ fn helsinki_units_become_grids_from_polygons() {
     .unwrap();
     check_hard_rules(graph, &result.assignment, 3);
 }
+
+#[test]
+fn plans_are_stored_as_drafts_and_approval_retires_the_plan_in_force() {
+    use gridpatrol::spatial::crs::Crs;
+    let t = crate::support::TestApp::new("2026-06-15");
+    let region = crate::support::TinyRegion::new();
+    let rg = gridpatrol::app::region_graph(
+        region.path(),
+        Crs::Wgs84,
+        &t.app.policy,
+        crate::support::date("2026-06-15"),
+    )
+    .unwrap();
+    let result = partition(
+        &rg.graph,
+        &PartitionOptions {
+            grids: 2,
+            tolerance: 0.9,
+            seed: 1,
+            starts: Some(1),
+        },
+    )
+    .unwrap();
+    let grids = gridpatrol::app::grid_summaries(&rg, &result.assignment, 2);
+    assert_eq!(grids.iter().map(|g| g.units.len()).sum::<usize>(), 2);
+    assert_eq!(
+        grids
+            .iter()
+            .map(|g| g.classes.iter().sum::<usize>())
+            .sum::<usize>(),
+        4,
+        "every business counted once"
+    );
+
+    // A plan for a region that is not in the database is refused.
+    let err = t
+        .app
+        .save_plan("tiny", &grids, &serde_json::json!({}), "chief")
+        .unwrap_err();
+    assert_eq!(err.to_string(), "region 'tiny' (import it first) not found");
+
+    t.app
+        .import_region(region.path(), Crs::Wgs84, "test")
+        .unwrap();
+    assert_eq!(
+        t.app
+            .save_plan(
+                "tiny",
+                &grids,
+                &serde_json::json!({"cut_edges": 1}),
+                "chief"
+            )
+            .unwrap(),
+        1
+    );
+    t.app.approve_plan("tiny", 1, "chief Wang").unwrap();
+    assert_eq!(
+        t.app
+            .save_plan("tiny", &grids, &serde_json::json!({}), "chief")
+            .unwrap(),
+        2
+    );
+    t.app.approve_plan("tiny", 2, "chief Wang").unwrap();
+    let statuses: Vec<(i64, String, i64)> = t
+        .app
+        .plans("tiny")
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.version, p.status, p.grids))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![(1, "retired".into(), 2), (2, "approved".into(), 2)]
+    );
+    let err = t.app.approve_plan("tiny", 1, "chief Wang").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "conflict: plan 1 is retired, only a draft can be approved"
+    );
+}
