@@ -296,8 +296,9 @@ fn balance_by(
         if total_excess <= 0.0 {
             return true;
         }
-        // Best single move by (excess reduced, then cut change).
-        let mut best: Option<(usize, usize, f64, f64)> = None;
+        // Candidate single moves; the connectivity check (a search) runs only on the best
+        // ones, in order of preference, until one passes.
+        let mut candidates: Vec<(usize, usize, f64, f64)> = Vec::new();
         for u in 0..g.len() {
             let a = part[u];
             if size[a] <= 1 {
@@ -325,19 +326,25 @@ fn balance_by(
                     .filter(|&&(x, _)| part[x] == b)
                     .map(|&(_, ew)| ew)
                     .sum();
-                let cut_gain = to_b - to_a;
-                let better = match best {
-                    None => true,
-                    Some((_, _, bg, bc)) if fewest_moves => {
-                        gain > bg || (gain == bg && cut_gain > bc)
-                    }
-                    Some((_, _, bg, bc)) => cut_gain > bc || (cut_gain == bc && gain > bg),
-                };
-                if better && stays_connected_without(g, part, u, mark, stamp) {
-                    best = Some((u, b, gain, cut_gain));
-                }
+                candidates.push((u, b, gain, to_b - to_a));
             }
         }
+        if fewest_moves {
+            candidates.sort_by(|x, y| {
+                y.2.total_cmp(&x.2)
+                    .then(y.3.total_cmp(&x.3))
+                    .then(x.0.cmp(&y.0))
+            });
+        } else {
+            candidates.sort_by(|x, y| {
+                y.3.total_cmp(&x.3)
+                    .then(y.2.total_cmp(&x.2))
+                    .then(x.0.cmp(&y.0))
+            });
+        }
+        let best = candidates
+            .into_iter()
+            .find(|&(u, _, _, _)| stays_connected_without(g, part, u, mark, stamp));
         match best {
             Some((u, b, _, _)) => {
                 let a = part[u];
@@ -553,22 +560,27 @@ fn recombine_towards_balance(
     let nodes: Vec<usize> = (0..g.len())
         .filter(|&u| part[u] == a || part[u] == b)
         .collect();
-    let local: std::collections::HashMap<usize, usize> =
-        nodes.iter().enumerate().map(|(i, &u)| (u, i)).collect();
+    let mut local = vec![usize::MAX; g.len()];
+    for (i, &u) in nodes.iter().enumerate() {
+        local[u] = i;
+    }
     let m = nodes.len();
+    // The union's edges once; each tree draws fresh random keys for them.
+    let mut edges: Vec<(u64, usize, usize)> = Vec::new();
+    for (i, &u) in nodes.iter().enumerate() {
+        for &(v, _) in &g.adjacency[u] {
+            let j = local[v];
+            if j != usize::MAX && j > i {
+                edges.push((0, i, j));
+            }
+        }
+    }
     let before = bounds.excess(w[a]) + bounds.excess(w[b]);
     let mut best: Option<(Vec<bool>, f64)> = None;
     for _tree in 0..12 {
         // A random spanning tree: Kruskal on random edge keys.
-        let mut edges: Vec<(u64, usize, usize)> = Vec::new();
-        for (i, &u) in nodes.iter().enumerate() {
-            for &(v, _) in &g.adjacency[u] {
-                if let Some(&j) = local.get(&v)
-                    && j > i
-                {
-                    edges.push((rng.random::<u64>(), i, j));
-                }
-            }
+        for e in edges.iter_mut() {
+            e.0 = rng.random::<u64>();
         }
         edges.sort_unstable();
         let mut root: Vec<usize> = (0..m).collect();
@@ -793,7 +805,6 @@ fn refine(
         }
     }
 }
-
 /// Partitions one connected graph into k connected parts within ±tolerance where it can.
 pub fn partition_connected(
     g: &LevelGraph,
