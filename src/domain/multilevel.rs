@@ -23,6 +23,13 @@ impl LevelGraph {
     }
 }
 
+/// No coarse node may weigh more than this share of a part: heavier nodes would leave the
+/// coarse levels too unbalanced to project well.
+const COARSE_SHARE: f64 = 0.3;
+
+/// Coarsening stops at about this many nodes a part.
+const COARSEST_PER_PART: usize = 20;
+
 /// Balance bounds for every part.
 #[derive(Debug, Clone, Copy)]
 struct Bounds {
@@ -821,8 +828,8 @@ pub fn partition_connected(
     // Coarsen while it pays: until about 20 nodes a part.
     let mut levels: Vec<(LevelGraph, Vec<usize>)> = Vec::new();
     let mut current = g.clone();
-    while current.len() > (20 * k).max(60) {
-        let (coarse, map) = coarsen(&current, target * 0.3, rng);
+    while current.len() > (COARSEST_PER_PART * k).max(60) {
+        let (coarse, map) = coarsen(&current, target * COARSE_SHARE, rng);
         if coarse.len() as f64 > 0.92 * current.len() as f64 {
             break;
         }
