@@ -306,9 +306,12 @@ fn balance_by(
         // Candidate single moves; the connectivity check (a search) runs only on the best
         // ones, in order of preference, until one passes.
         let mut candidates: Vec<(usize, usize, f64, f64)> = Vec::new();
+        // A move lowers the excess only out of a part over its bound or into one under it.
+        let over: Vec<bool> = w.iter().map(|&x| x > bounds.high).collect();
+        let under: Vec<bool> = w.iter().map(|&x| x < bounds.low).collect();
         for u in 0..g.len() {
             let a = part[u];
-            if size[a] <= 1 {
+            if size[a] <= 1 || (!over[a] && !g.adjacency[u].iter().any(|&(v, _)| under[part[v]])) {
                 continue;
             }
             let mut to_a = 0.0;

@@ -242,7 +242,6 @@ pub fn partition(
             grids: k,
         });
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let mut assignment = vec![usize::MAX; n];
     for (g, &u) in dedicated.iter().enumerate() {
         assignment[u] = g;
@@ -289,11 +288,21 @@ pub fn partition(
         )
         .max(1);
     let base = assignment.clone();
-    let mut best: Option<(Vec<usize>, (bool, usize, u64))> = None;
-    for _ in 0..starts {
+    let level_graphs: Vec<super::multilevel::LevelGraph> =
+        components.iter().map(|c| level_graph(&free, c)).collect();
+    // Each start has its own generator drawn from the seed and its number, so the plan does
+    // not depend on how starts are spread over threads; the best (then the lowest-numbered)
+    // start wins.
+    let run_start = |start: usize| -> (Key, usize, Vec<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            options
+                .seed
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(start as u64),
+        );
         let mut assignment = base.clone();
         let mut next_grid = next_grid;
-        for (component, &grids_here) in components.iter().zip(&shares) {
+        for ((component, &grids_here), level) in components.iter().zip(&shares).zip(&level_graphs) {
             if grids_here == 0 {
                 // More pieces than grids: these join the first free grid (reported above).
                 for &u in component {
@@ -302,7 +311,7 @@ pub fn partition(
                 continue;
             }
             let local = super::multilevel::partition_connected(
-                &level_graph(&free, component),
+                level,
                 grids_here,
                 options.tolerance,
                 &mut rng,
@@ -314,15 +323,37 @@ pub fn partition(
         }
         let m = metrics(graph, &assignment, k);
         let deviation = m.max_over.max(m.max_under);
-        let key = (
-            deviation > options.tolerance + 1e-12,
-            m.cut_edges,
-            (deviation * 1e12) as u64,
-        );
-        if best.as_ref().is_none_or(|(_, b)| key < *b) {
-            best = Some((assignment, key));
-        }
-    }
+        (
+            (
+                deviation > options.tolerance + 1e-12,
+                m.cut_edges,
+                (deviation * 1e12) as u64,
+            ),
+            start,
+            assignment,
+        )
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .clamp(1, starts);
+    let best: Option<(Key, usize, Vec<usize>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let run_start = &run_start;
+                scope.spawn(move || {
+                    (t..starts)
+                        .step_by(threads)
+                        .map(run_start)
+                        .min_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .min_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)))
+    });
+    let best = best.map(|(key, _, assignment)| (assignment, key));
     let assignment = best.map(|(a, _)| a).unwrap_or(base);
     let grids = k;
     let m = metrics(graph, &assignment, grids);
@@ -457,6 +488,9 @@ pub fn redraw(
         infeasible,
     })
 }
+
+/// How a start's plan ranks: outside the tolerance last, then by cut edges, then deviation.
+type Key = (bool, usize, u64);
 
 /// The subgraph of one component with local indices; each unit adjacency weighs 1, so
 /// the cut weight is the number of cut edges.
