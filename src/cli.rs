@@ -123,6 +123,24 @@ pub enum Command {
     /// Divide a region (or a graph file) into K contiguous, workload-balanced, compact grids.
     /// The last line of standard output is one JSON object with the plan's measures.
     Partition(PartitionArgs),
+    /// Plan routine patrols for a region: grids, A-post and B-post officers, and dated tasks
+    /// as CSV `date,entity_id,grid,officer_id,partner_id,kind,due_by` on standard output.
+    Plan {
+        #[arg(long)]
+        region: PathBuf,
+        #[arg(long)]
+        from: NaiveDate,
+        #[arg(long)]
+        to: NaiveDate,
+        /// Number of grids (default: one per certified officer).
+        #[arg(long)]
+        grids: Option<usize>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Partitioning starts (default sized to the region).
+        #[arg(long)]
+        starts: Option<usize>,
+    },
     /// List a region's stored grid plans, or approve a draft (a bureau head's decision).
     Plans {
         #[arg(long)]
@@ -296,6 +314,62 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Partition(args) => partition_command(&args, &app),
+        Command::Plan {
+            region,
+            from,
+            to,
+            grids,
+            seed,
+            starts,
+        } => {
+            let plan =
+                crate::app::plan::plan_region(&region, from, to, grids, &app.policy, seed, starts)?;
+            let mut out =
+                csv::Writer::from_writer(std::io::BufWriter::new(std::io::stdout().lock()));
+            out.write_record([
+                "date",
+                "entity_id",
+                "grid",
+                "officer_id",
+                "partner_id",
+                "kind",
+                "due_by",
+            ])?;
+            for t in &plan.tasks {
+                out.write_record([
+                    t.date.to_string(),
+                    t.entity_id.clone(),
+                    t.grid.clone(),
+                    t.officer_id.clone(),
+                    t.partner_id.clone(),
+                    t.kind.to_owned(),
+                    t.due_by.to_string(),
+                ])?;
+            }
+            out.flush()?;
+            let (max, mean): (usize, f64) = plan
+                .daily_load
+                .values()
+                .fold((0, 0.0), |(m, s), &(_, mx, mn)| (m.max(mx), s + mn));
+            eprintln!(
+                "{} tasks for {} officers; busiest day {} tasks, mean {:.1} a working day; {} obligations already met; {} unlocated businesses left out",
+                plan.tasks.len(),
+                plan.daily_load.len(),
+                max,
+                mean / plan.daily_load.len().max(1) as f64,
+                plan.already_satisfied,
+                plan.unlocated
+            );
+            for (grid, (need, have)) in &plan.hours {
+                if need > have {
+                    eprintln!(
+                        "  {grid}: needs {need:.0} h, its A-post officer has {have:.0} h (short {:.0} h)",
+                        need - have
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::Plans {
             region,
             approve,

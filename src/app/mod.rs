@@ -3,6 +3,7 @@
 
 pub mod clock;
 mod grids;
+pub mod plan;
 mod register;
 
 use std::collections::BTreeMap;

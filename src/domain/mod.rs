@@ -6,3 +6,5 @@ pub mod multilevel;
 pub mod partition;
 pub mod policy;
 pub mod risk;
+pub mod route;
+pub mod schedule;

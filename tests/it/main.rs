@@ -7,6 +7,7 @@ mod dynamic;
 mod http;
 mod import;
 mod partition;
+mod plan;
 mod store;
 mod support;
 mod tidy;

@@ -1,0 +1,133 @@
+//! The patrol plan: every routine visit a business owes over a year becomes one task dated
+//! inside its window, for a certified pair of officers, and the days are even.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use gridpatrol::app::plan::{class_timeline, plan_region};
+use gridpatrol::domain::schedule::obligations;
+use gridpatrol::generate::register::{Options, generate};
+use gridpatrol::import::{UNITS, read_region, read_units_file};
+use gridpatrol::spatial::crs::Crs;
+
+use crate::support::{TinyRegion, date};
+
+#[test]
+fn a_year_of_tasks_meets_every_obligation_once_inside_its_window() {
+    let region = TinyRegion::new();
+    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
+    let options = Options {
+        businesses: 200,
+        seed: 4,
+        as_of: date("2026-12-31"),
+        officers: Some(10),
+    };
+    generate(&units, region.path(), &options).unwrap();
+    let policy = gridpatrol::domain::policy::Policy::default();
+    let (from, to) = (date("2027-01-01"), date("2027-12-31"));
+    let plan = plan_region(region.path(), from, to, Some(2), &policy, 1, Some(2)).unwrap();
+
+    let files = read_region(region.path(), Crs::Wgs84, &policy).unwrap();
+    let officers: HashMap<&str, &gridpatrol::domain::entity::Officer> =
+        files.officers.iter().map(|o| (o.id.as_str(), o)).collect();
+    let mut tasks_of: HashMap<&str, Vec<&gridpatrol::app::plan::PlannedTask>> = HashMap::new();
+    for t in &plan.tasks {
+        tasks_of.entry(t.entity_id.as_str()).or_default().push(t);
+        assert!(
+            t.date >= from && t.date <= to && t.date <= t.due_by,
+            "{t:?}"
+        );
+        assert_ne!(t.officer_id, t.partner_id, "a visit needs two officers");
+        assert!(
+            officers[t.officer_id.as_str()].certified && officers[t.partner_id.as_str()].certified
+        );
+    }
+    let mut checked = 0;
+    for (b, r) in files.businesses.iter().zip(&files.records) {
+        if b.location.is_none() {
+            continue;
+        }
+        let visits: Vec<NaiveDate> = r.inspections.iter().map(|i| i.date).collect();
+        let owed: Vec<_> = obligations(
+            &class_timeline(b, r, from, to, &policy),
+            &visits,
+            from,
+            to,
+            &policy,
+        )
+        .into_iter()
+        .filter(|o| o.satisfied_by.is_none())
+        .collect();
+        let tasks = tasks_of.get(b.id.as_str()).cloned().unwrap_or_default();
+        assert_eq!(tasks.len(), owed.len(), "{}: one task per obligation", b.id);
+        for o in &owed {
+            assert!(
+                tasks
+                    .iter()
+                    .any(|t| o.window.contains(t.date) && t.due_by == o.window.end.min(to)),
+                "{}: no task in {:?}",
+                b.id,
+                o.window
+            );
+        }
+        // A year holds at least the A frequency (two half-years).
+        assert!(owed.len() >= 2);
+        checked += 1;
+    }
+    assert!(checked > 190);
+    // Even days: nobody's busiest day is more than twice their mean plus one.
+    for (officer, &(_, max, mean)) in &plan.daily_load {
+        assert!(
+            (max as f64) <= 2.0 * mean + 1.0,
+            "{officer}: busiest {max}, mean {mean}"
+        );
+    }
+}
+
+#[test]
+fn the_plan_command_prints_the_csv_columns() {
+    let region = TinyRegion::new();
+    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
+    generate(
+        &units,
+        region.path(),
+        &Options {
+            businesses: 50,
+            seed: 2,
+            as_of: date("2026-12-31"),
+            officers: Some(6),
+        },
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gridpatrol"))
+        .args([
+            "plan",
+            "--region",
+            region.path().to_str().unwrap(),
+            "--from",
+            "2027-01-01",
+            "--to",
+            "2027-03-31",
+            "--grids",
+            "2",
+            "--starts",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        text.lines().next(),
+        Some("date,entity_id,grid,officer_id,partner_id,kind,due_by")
+    );
+    assert!(
+        text.lines().count() > 50,
+        "a quarter of 50 businesses owes at least one visit each"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("busiest day"));
+}
