@@ -27,6 +27,8 @@ pub struct PlannedTask {
     pub kind: &'static str,
     pub due_by: NaiveDate,
     pub class: RiskClass,
+    #[serde(skip)]
+    pub grid_index: usize,
 }
 
 /// The plan and what it says about the load.
@@ -196,6 +198,7 @@ pub fn plan_region(
                 kind: "routine",
                 due_by: window.end.min(to).max(date),
                 class: *class,
+                grid_index: *g,
             });
         }
         let max = per_day.values().copied().max().unwrap_or(0);
@@ -208,18 +211,11 @@ pub fn plan_region(
 
     // Hours the tasks need per grid against the A-post officer's hours in the range.
     let months = (to - from).num_days() as f64 / 30.44;
-    let mut hours = BTreeMap::new();
-    for g in 0..k {
-        let need: f64 = tasks
-            .iter()
-            .filter(|t| t.grid == format!("G{:02}", g + 1))
-            .map(|t| f64::from(policy.minutes_per_visit(t.class)) / 60.0)
-            .sum();
-        hours.insert(
-            format!("G{:02}", g + 1),
-            (need, certified[a_post[g]].hours_per_month * months),
-        );
+    let mut need = vec![0.0; k];
+    for t in &tasks {
+        need[t.grid_index] += f64::from(policy.minutes_per_visit(t.class)) / 60.0;
     }
+    let hours = (0..k).map(|g| (format!("G{:02}", g + 1), (need[g], certified[a_post[g]].hours_per_month * months))).collect();
     Ok(PatrolPlan {
         tasks,
         daily_load,
