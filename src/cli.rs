@@ -360,8 +360,20 @@ pub fn run(cli: Cli) -> Result<()> {
                 plan.already_satisfied,
                 plan.unlocated
             );
-            for (grid, (need, have)) in &plan.hours {
-                if need > have {
+            let mut short: Vec<(&String, f64, f64)> = plan
+                .hours
+                .iter()
+                .filter(|(_, (need, have))| need > have)
+                .map(|(g, &(need, have))| (g, need, have))
+                .collect();
+            short.sort_by(|a, b| (b.1 - b.2).total_cmp(&(a.1 - a.2)));
+            if !short.is_empty() {
+                let total: f64 = short.iter().map(|(_, need, have)| need - have).sum();
+                eprintln!(
+                    "{} grids need more hours than their A-post officer has ({total:.0} h in all); the largest shortfalls:",
+                    short.len()
+                );
+                for (grid, need, have) in short.iter().take(10) {
                     eprintln!(
                         "  {grid}: needs {need:.0} h, its A-post officer has {have:.0} h (short {:.0} h)",
                         need - have

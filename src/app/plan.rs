@@ -215,7 +215,14 @@ pub fn plan_region(
     for t in &tasks {
         need[t.grid_index] += f64::from(policy.minutes_per_visit(t.class)) / 60.0;
     }
-    let hours = (0..k).map(|g| (format!("G{:02}", g + 1), (need[g], certified[a_post[g]].hours_per_month * months))).collect();
+    let hours = (0..k)
+        .map(|g| {
+            (
+                format!("G{:02}", g + 1),
+                (need[g], certified[a_post[g]].hours_per_month * months),
+            )
+        })
+        .collect();
     Ok(PatrolPlan {
         tasks,
         daily_load,
