@@ -140,6 +140,28 @@ pub enum Command {
         /// Partitioning starts (default sized to the region).
         #[arg(long)]
         starts: Option<usize>,
+        /// Also store the grids (as the next draft plan) and the tasks in the database; the
+        /// region must have been imported.
+        #[arg(long)]
+        save: bool,
+    },
+    /// An officer's due list from the stored tasks: overdue first, then targeted, then by due
+    /// date and class; or as a route from a start point. Optionally an iCalendar feed.
+    Due {
+        #[arg(long)]
+        officer: String,
+        /// First day (default today).
+        #[arg(long)]
+        on: Option<NaiveDate>,
+        /// How many days from the first (1 = a day, 7 = a week).
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        /// Order as a route from this point: `LON,LAT`.
+        #[arg(long, value_parser = parse_point)]
+        start: Option<(f64, f64)>,
+        /// Write the list as an iCalendar (.ics) feed to this file.
+        #[arg(long)]
+        ics: Option<PathBuf>,
     },
     /// List a region's stored grid plans, or approve a draft (a bureau head's decision).
     Plans {
@@ -216,6 +238,25 @@ pub struct PartitionArgs {
     /// Classify the register as of this date for the workload (default today).
     #[arg(long)]
     pub as_of: Option<NaiveDate>,
+}
+
+/// `LON,LAT` as two numbers in range.
+fn parse_point(text: &str) -> Result<(f64, f64), String> {
+    let (lon, lat) = text
+        .split_once(',')
+        .ok_or_else(|| format!("'{text}' is not LON,LAT"))?;
+    let lon: f64 = lon
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{lon}' is not a longitude"))?;
+    let lat: f64 = lat
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{lat}' is not a latitude"))?;
+    if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+        return Err(format!("({lon}, {lat}) is out of range"));
+    }
+    Ok((lon, lat))
 }
 
 fn load_policy(path: Option<&Path>) -> Result<Policy> {
@@ -314,6 +355,44 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Partition(args) => partition_command(&args, &app),
+        Command::Due {
+            officer,
+            on,
+            days,
+            start,
+            ics,
+        } => {
+            let list = app.due_list(
+                &officer,
+                on.unwrap_or_else(|| app.clock.today()),
+                days,
+                start,
+            )?;
+            let today = app.clock.today();
+            for t in &list.tasks {
+                let overdue = if t.due_by < today { " OVERDUE" } else { "" };
+                println!(
+                    "{}  by {}  {}  {:<9} {}  {}  {}{overdue}",
+                    t.due_on,
+                    t.due_by,
+                    t.class.as_deref().unwrap_or("?"),
+                    t.kind,
+                    t.entity_id,
+                    t.name,
+                    t.address
+                );
+            }
+            match list.route_m {
+                Some(m) => println!("{} tasks; route {:.1} km", list.tasks.len(), m / 1000.0),
+                None => println!("{} tasks", list.tasks.len()),
+            }
+            if let Some(path) = ics {
+                std::fs::write(&path, app.due_list_ics(&list))
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("wrote {}", path.display());
+            }
+            Ok(())
+        }
         Command::Plan {
             region,
             from,
@@ -321,9 +400,19 @@ pub fn run(cli: Cli) -> Result<()> {
             grids,
             seed,
             starts,
+            save,
         } => {
-            let plan =
-                crate::app::plan::plan_region(&region, from, to, grids, &app.policy, seed, starts)?;
+            let plan = if save {
+                let (plan, version, written) =
+                    app.save_patrol_plan(&region, from, to, grids, seed, starts, "cli")?;
+                eprintln!(
+                    "saved draft grid plan {version} and {written} tasks in {}",
+                    app.db_path.display()
+                );
+                plan
+            } else {
+                crate::app::plan::plan_region(&region, from, to, grids, &app.policy, seed, starts)?
+            };
             let mut out =
                 csv::Writer::from_writer(std::io::BufWriter::new(std::io::stdout().lock()));
             out.write_record([

@@ -41,6 +41,10 @@ pub struct PatrolPlan {
     pub hours: BTreeMap<String, (f64, f64)>,
     pub unlocated: usize,
     pub already_satisfied: usize,
+    /// The grid of each unit (in the region's unit order) and the number of grids.
+    #[serde(skip)]
+    pub assignment: Vec<usize>,
+    pub grids: usize,
 }
 
 /// The classes a business will have over `[from, to]` if no new record comes: classify at
@@ -75,6 +79,19 @@ pub fn plan_region(
     seed: u64,
     starts: Option<usize>,
 ) -> Result<PatrolPlan> {
+    Ok(plan_region_with_graph(dir, from, to, grids, policy, seed, starts)?.0)
+}
+
+/// [`plan_region`], also returning the region's graph (to save the grids with the tasks).
+pub fn plan_region_with_graph(
+    dir: &Path,
+    from: NaiveDate,
+    to: NaiveDate,
+    grids: Option<usize>,
+    policy: &Policy,
+    seed: u64,
+    starts: Option<usize>,
+) -> Result<(PatrolPlan, super::grids::RegionGraph)> {
     anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
     let rg = region_graph(dir, Crs::Wgs84, policy, from)?;
     let region = &rg.region;
@@ -223,11 +240,187 @@ pub fn plan_region(
             )
         })
         .collect();
-    Ok(PatrolPlan {
-        tasks,
-        daily_load,
-        hours,
-        unlocated,
-        already_satisfied,
-    })
+    let assignment = plan.assignment.clone();
+    Ok((
+        PatrolPlan {
+            tasks,
+            daily_load,
+            hours,
+            unlocated,
+            already_satisfied,
+            assignment,
+            grids: k,
+        },
+        rg,
+    ))
+}
+
+/// An officer's due list: ordered as SPEC §5 says, or as a route from a start point.
+#[derive(Debug, Clone, Serialize)]
+pub struct DueList {
+    pub officer_id: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub tasks: Vec<crate::store::TaskRow>,
+    /// Metres of the route through the tasks with a position, when a start was given.
+    pub route_m: Option<f64>,
+}
+
+impl super::App {
+    /// Plans a region and stores it: the grids as the next draft plan and the routine tasks
+    /// for the range (replacing open routine tasks already planned there). The region must
+    /// have been imported. Returns the plan, its version and the tasks written.
+    #[allow(clippy::too_many_arguments)]
+    pub fn save_patrol_plan(
+        &self,
+        dir: &Path,
+        from: NaiveDate,
+        to: NaiveDate,
+        grids: Option<usize>,
+        seed: u64,
+        starts: Option<usize>,
+        actor: &str,
+    ) -> Result<(PatrolPlan, i64, usize)> {
+        let (plan, rg) = plan_region_with_graph(dir, from, to, grids, &self.policy, seed, starts)?;
+        let summaries = super::grids::grid_summaries(&rg, &plan.assignment, plan.grids);
+        let region_code = rg.region.jurisdiction.code.clone();
+        let version = self.save_plan(
+            &region_code,
+            &summaries,
+            &serde_json::json!({ "from": from, "to": to, "tasks": plan.tasks.len() }),
+            actor,
+        )?;
+        let tasks: Vec<crate::store::NewTask> = plan
+            .tasks
+            .iter()
+            .map(|t| crate::store::NewTask {
+                entity_id: t.entity_id.clone(),
+                grid_code: t.grid.clone(),
+                officer_id: t.officer_id.clone(),
+                partner_id: t.partner_id.clone(),
+                kind: t.kind.to_owned(),
+                period_start: t.date,
+                due_on: t.date,
+                due_by: t.due_by,
+            })
+            .collect();
+        let at = self.clock.stamp();
+        let mut store = self.open_store()?;
+        let written = store.write(|db| -> Result<usize, super::AppError> {
+            let n = db.replace_routine_tasks(&region_code, version, from, to, &tasks, &at)?;
+            db.audit(
+                &at,
+                actor,
+                "tasks planned",
+                &region_code,
+                &serde_json::json!({ "version": version, "from": from, "to": to, "tasks": n }),
+            )?;
+            Ok(n)
+        })?;
+        Ok((plan, version, written))
+    }
+
+    /// An officer's open tasks from `day` for `days` days, plus every overdue one: overdue
+    /// first, then targeted, then by due date and class D > C > B > A; or, with a start
+    /// point, as the shortest route found through those with a position.
+    pub fn due_list(
+        &self,
+        officer_id: &str,
+        day: NaiveDate,
+        days: u32,
+        start: Option<(f64, f64)>,
+    ) -> Result<DueList, super::AppError> {
+        use crate::domain::schedule::{DueItem, TaskKind, order_due_list};
+        let to = day
+            .checked_add_days(chrono::Days::new(u64::from(days.max(1)) - 1))
+            .unwrap_or(day);
+        let rows = self
+            .open_store()?
+            .read()
+            .open_tasks_for_officer(officer_id, day, to)?;
+        let kind = |k: &str| match k {
+            "targeted" => TaskKind::Targeted,
+            "special" => TaskKind::Special,
+            "follow_up" => TaskKind::FollowUp,
+            _ => TaskKind::Routine,
+        };
+        let mut items: Vec<(DueItem, crate::store::TaskRow)> = rows
+            .into_iter()
+            .map(|r| {
+                let item = DueItem {
+                    entity_id: format!("{}#{}", r.entity_id, r.id),
+                    kind: kind(&r.kind),
+                    due_on: r.due_on,
+                    due_by: r.due_by,
+                    class: r
+                        .class
+                        .as_deref()
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(RiskClass::A),
+                };
+                (item, r)
+            })
+            .collect();
+        let mut keys: Vec<DueItem> = items.iter().map(|(i, _)| i.clone()).collect();
+        order_due_list(&mut keys, day);
+        let position: std::collections::HashMap<String, usize> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.entity_id.clone(), i))
+            .collect();
+        items.sort_by_key(|(i, _)| position.get(&i.entity_id).copied().unwrap_or(usize::MAX));
+        let mut tasks: Vec<crate::store::TaskRow> = items.into_iter().map(|(_, r)| r).collect();
+        let mut route_m = None;
+        if let Some(start) = start {
+            let (placed, unplaced): (Vec<_>, Vec<_>) =
+                tasks.into_iter().partition(|t| t.location.is_some());
+            let stops: Vec<(f64, f64)> = placed.iter().filter_map(|t| t.location).collect();
+            let (order, length) = crate::domain::route::route(start, &stops);
+            route_m = Some(length);
+            let mut placed: Vec<Option<crate::store::TaskRow>> =
+                placed.into_iter().map(Some).collect();
+            tasks = order
+                .into_iter()
+                .filter_map(|i| placed[i].take())
+                .chain(unplaced)
+                .collect();
+        }
+        Ok(DueList {
+            officer_id: officer_id.to_owned(),
+            from: day,
+            to,
+            tasks,
+            route_m,
+        })
+    }
+
+    /// An officer's due list as an iCalendar feed: one all-day event per task on its due day.
+    pub fn due_list_ics(&self, list: &DueList) -> String {
+        use icalendar::{Calendar, Component, Event, EventLike};
+        let stamp = chrono::DateTime::<chrono::Utc>::from_naive_utc_and_offset(
+            self.clock.now_local(),
+            chrono::Utc,
+        );
+        let mut calendar = Calendar::new();
+        calendar.name(&format!("gridpatrol {}", list.officer_id));
+        for t in &list.tasks {
+            let class = t.class.as_deref().unwrap_or("?");
+            calendar.push(
+                Event::new()
+                    .uid(&format!("task-{}@gridpatrol", t.id))
+                    .timestamp(stamp)
+                    .summary(&format!("巡查 {} ({class})", t.name))
+                    .description(&format!(
+                        "{} visit to {}; due by {}",
+                        t.kind, t.entity_id, t.due_by
+                    ))
+                    .location(&t.address)
+                    // An all-day event: DTEND is the next day (exclusive, RFC 5545).
+                    .starts(t.due_on)
+                    .ends(t.due_on.succ_opt().unwrap_or(t.due_on))
+                    .done(),
+            );
+        }
+        calendar.done().to_string()
+    }
 }

@@ -5,6 +5,7 @@ mod grids;
 pub mod migrations;
 mod region;
 mod register;
+mod tasks;
 
 use std::path::Path;
 
@@ -16,6 +17,7 @@ pub use register::{
     BusinessFilter, BusinessLine, BusinessRow, EntityView, HistoryRow, OverrideRow, StoredClass,
     Summary,
 };
+pub use tasks::{NewTask, TaskRow};
 
 /// Store errors; the HTTP layer maps them to status codes.
 #[derive(Debug, thiserror::Error)]

@@ -131,3 +131,87 @@ fn the_plan_command_prints_the_csv_columns() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("busiest day"));
 }
+
+#[test]
+fn a_saved_plan_gives_each_officer_an_ordered_due_list_a_route_and_a_calendar() {
+    let t = crate::support::TestApp::new("2027-01-20");
+    let region = TinyRegion::new();
+    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
+    generate(
+        &units,
+        region.path(),
+        &Options {
+            businesses: 120,
+            seed: 8,
+            as_of: date("2026-12-31"),
+            officers: Some(8),
+        },
+    )
+    .unwrap();
+    t.app
+        .import_region(region.path(), Crs::Wgs84, "test")
+        .unwrap();
+    let (plan, version, written) = t
+        .app
+        .save_patrol_plan(
+            region.path(),
+            date("2027-01-01"),
+            date("2027-03-31"),
+            Some(2),
+            1,
+            Some(2),
+            "chief",
+        )
+        .unwrap();
+    assert_eq!(version, 1);
+    assert_eq!(written, plan.tasks.len());
+    let officer = plan.tasks[0].officer_id.clone();
+
+    // A week from 2027-01-20: tasks due before then are overdue (none was done) and come first.
+    let list = t
+        .app
+        .due_list(&officer, date("2027-01-20"), 7, None)
+        .unwrap();
+    assert!(!list.tasks.is_empty());
+    let overdue: Vec<bool> = list
+        .tasks
+        .iter()
+        .map(|x| x.due_by < date("2027-01-20"))
+        .collect();
+    assert!(
+        overdue.windows(2).all(|w| w[0] >= w[1]),
+        "overdue tasks first"
+    );
+    let upcoming: Vec<_> = list
+        .tasks
+        .iter()
+        .filter(|x| x.due_by >= date("2027-01-20"))
+        .collect();
+    assert!(
+        upcoming.windows(2).all(|w| w[0].due_on <= w[1].due_on),
+        "then by due date"
+    );
+    assert!(
+        list.tasks
+            .iter()
+            .all(|x| x.officer_id.as_deref() == Some(officer.as_str())
+                || x.partner_id.as_deref() == Some(officer.as_str()))
+    );
+
+    // As a route from a start point: the same tasks, and a length.
+    let routed = t
+        .app
+        .due_list(&officer, date("2027-01-20"), 7, Some((114.01, 30.005)))
+        .unwrap();
+    let mut a: Vec<i64> = list.tasks.iter().map(|x| x.id).collect();
+    let mut b: Vec<i64> = routed.tasks.iter().map(|x| x.id).collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    assert_eq!(a, b);
+    assert!(routed.route_m.unwrap() > 0.0);
+
+    let ics = t.app.due_list_ics(&list);
+    assert!(ics.starts_with("BEGIN:VCALENDAR"));
+    assert_eq!(ics.matches("BEGIN:VEVENT").count(), list.tasks.len());
+    assert!(ics.contains(&format!("UID:task-{}@gridpatrol", list.tasks[0].id)));
+}

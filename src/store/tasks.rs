@@ -1,0 +1,126 @@
+//! Tasks in the store: the routine visits a saved plan gives officers, and the open tasks an
+//! officer has around a day.
+
+use chrono::NaiveDate;
+use rusqlite::params;
+use serde::Serialize;
+
+use super::{Db, Result};
+
+/// A task to write.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub entity_id: String,
+    pub grid_code: String,
+    pub officer_id: String,
+    pub partner_id: String,
+    pub kind: String,
+    pub period_start: NaiveDate,
+    pub due_on: NaiveDate,
+    pub due_by: NaiveDate,
+}
+
+/// An open task as a due list shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskRow {
+    pub id: i64,
+    pub entity_id: String,
+    pub name: String,
+    pub address: String,
+    pub location: Option<(f64, f64)>,
+    pub class: Option<String>,
+    pub kind: String,
+    pub officer_id: Option<String>,
+    pub partner_id: Option<String>,
+    pub due_on: NaiveDate,
+    pub due_by: NaiveDate,
+}
+
+fn date(text: String) -> rusqlite::Result<NaiveDate> {
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+impl Db<'_> {
+    /// Replaces the open routine tasks of a region due between `from` and `to` with `tasks`,
+    /// linked to the grids of plan `version`. Returns how many were written.
+    pub fn replace_routine_tasks(
+        &self,
+        region_code: &str,
+        version: i64,
+        from: NaiveDate,
+        to: NaiveDate,
+        tasks: &[NewTask],
+        at: &str,
+    ) -> Result<usize> {
+        self.conn.execute(
+            "DELETE FROM tasks WHERE kind = 'routine' AND status = 'open' AND due_on BETWEEN ?2 AND ?3
+               AND entity_id IN (SELECT id FROM businesses WHERE region_code = ?1)",
+            params![region_code, from.to_string(), to.to_string()],
+        )?;
+        let grids: std::collections::HashMap<String, i64> = self
+            .conn
+            .prepare("SELECT code, id FROM grids WHERE region_code = ?1 AND plan_version = ?2")?
+            .query_map(params![region_code, version], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO tasks (entity_id, grid_id, officer_id, partner_id, kind, period_start, due_on, due_by, status, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9)",
+        )?;
+        for t in tasks {
+            insert.execute(params![
+                t.entity_id,
+                grids.get(&t.grid_code),
+                t.officer_id,
+                t.partner_id,
+                t.kind,
+                t.period_start.to_string(),
+                t.due_on.to_string(),
+                t.due_by.to_string(),
+                at
+            ])?;
+        }
+        Ok(tasks.len())
+    }
+
+    /// An officer's open tasks (as lead or partner) due from `from` to `to`, and every open
+    /// task of theirs already past its deadline on `from`.
+    pub fn open_tasks_for_officer(
+        &self,
+        officer_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<TaskRow>> {
+        let rows = self
+            .conn
+            .prepare(
+                "SELECT t.id, t.entity_id, b.name, b.address, b.lon, b.lat, b.class, t.kind, t.officer_id, t.partner_id, t.due_on, t.due_by
+                 FROM tasks t JOIN businesses b ON b.id = t.entity_id
+                 WHERE t.status = 'open' AND (t.officer_id = ?1 OR t.partner_id = ?1)
+                   AND ((t.due_on BETWEEN ?2 AND ?3) OR t.due_by < ?2)
+                 ORDER BY t.due_on, t.id",
+            )?
+            .query_map(params![officer_id, from.to_string(), to.to_string()], |r| {
+                let lon: Option<f64> = r.get(4)?;
+                let lat: Option<f64> = r.get(5)?;
+                Ok(TaskRow {
+                    id: r.get(0)?,
+                    entity_id: r.get(1)?,
+                    name: r.get(2)?,
+                    address: r.get(3)?,
+                    location: lon.zip(lat),
+                    class: r.get(6)?,
+                    kind: r.get(7)?,
+                    officer_id: r.get(8)?,
+                    partner_id: r.get(9)?,
+                    due_on: date(r.get(10)?)?,
+                    due_by: date(r.get(11)?)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}
