@@ -449,6 +449,36 @@ pub fn run(cli: Cli) -> Result<()> {
                 plan.already_satisfied,
                 plan.unlocated
             );
+            let st = &plan.staffing;
+            eprintln!(
+                "{} areas; staffing: the visits need {:.0} h, patrol officers have {:.0} h: {} officers needed, {} on the roster",
+                plan.structure.areas.len(),
+                st.station_needed_hours,
+                st.station_available_hours,
+                st.officers_needed,
+                st.officers_on_roster
+            );
+            for (code, needed, have) in &st.areas {
+                eprintln!(
+                    "  area {code}: needs {needed:.0} h, its group has {have:.0} h ({:+.0} h)",
+                    have - needed
+                );
+            }
+            if !plan.structure.gaps.is_empty() {
+                eprintln!(
+                    "{} gaps in the chain of responsibility:",
+                    plan.structure.gaps.len()
+                );
+                for gap in plan.structure.gaps.iter().take(10) {
+                    eprintln!("  {gap}");
+                }
+            }
+            if plan.unassigned > 0 {
+                eprintln!(
+                    "{} visits owed in grids with no A-post officer (not planned)",
+                    plan.unassigned
+                );
+            }
             let mut short: Vec<(&String, f64, f64)> = plan
                 .hours
                 .iter()

@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::grids::region_graph;
+use crate::domain::assign::{GridInfo, assign};
 use crate::domain::entity::Role;
 use crate::domain::partition::{PartitionOptions, partition};
 use crate::domain::policy::{Policy, RiskClass};
@@ -41,6 +42,12 @@ pub struct PatrolPlan {
     pub hours: BTreeMap<String, (f64, f64)>,
     pub unlocated: usize,
     pub already_satisfied: usize,
+    /// Obligations of grids with no A-post officer (reported, not dropped silently).
+    pub unassigned: usize,
+    /// Areas, groups, posts and the gaps in the chain.
+    pub structure: crate::domain::assign::Structure,
+    /// Hours needed against hours available, per area and for the station.
+    pub staffing: Staffing,
     /// The grid of each unit (in the region's unit order) and the number of grids.
     #[serde(skip)]
     pub assignment: Vec<usize>,
@@ -118,47 +125,29 @@ pub fn plan_region_with_graph(
     )
     .context("partitioning the region into grids")?;
 
-    // A-posts: heaviest grid first to the officer whose load per hour stays lowest.
+    // Areas, groups and posts (workload per year against a year of hours).
     let mut grid_load = vec![0.0; k];
+    let mut grid_neighbours: Vec<std::collections::BTreeSet<usize>> = vec![Default::default(); k];
     for (u, &g) in plan.assignment.iter().enumerate() {
         grid_load[g] += rg.graph.weights[u];
+        for &(v, _) in &rg.graph.adjacency[u] {
+            let h = plan.assignment[v];
+            if h != g {
+                grid_neighbours[g].insert(h);
+            }
+        }
     }
-    let mut order: Vec<usize> = (0..k).collect();
-    order.sort_by(|&a, &b| grid_load[b].total_cmp(&grid_load[a]));
-    let mut officer_load = vec![0.0; certified.len()];
-    let mut a_post = vec![0usize; k];
-    for &g in &order {
-        let o = (0..certified.len())
-            .min_by(|&x, &y| {
-                let lx = (officer_load[x] + grid_load[g]) / certified[x].hours_per_month.max(1.0);
-                let ly = (officer_load[y] + grid_load[g]) / certified[y].hours_per_month.max(1.0);
-                lx.total_cmp(&ly).then(x.cmp(&y))
-            })
-            .unwrap_or(0);
-        officer_load[o] += grid_load[g];
-        a_post[g] = o;
-    }
-    // B-posts: the least-partnered other certified officer, experienced with new where possible.
-    let mut partner_load = vec![0usize; certified.len()];
-    let mut b_post = vec![0usize; k];
-    for &g in &order {
-        let lead = a_post[g];
-        let p = (0..certified.len())
-            .filter(|&o| o != lead)
-            .min_by_key(|&o| {
-                (
-                    partner_load[o],
-                    certified[o]
-                        .years_of_service
-                        .abs_diff(certified[lead].years_of_service)
-                        == 0,
-                    o,
-                )
-            })
-            .unwrap_or(lead);
-        partner_load[p] += 1;
-        b_post[g] = p;
-    }
+    let grid_infos: Vec<GridInfo> = (0..k)
+        .map(|g| GridInfo {
+            code: format!("G{:02}", g + 1),
+            workload: grid_load[g],
+            neighbours: grid_neighbours[g].iter().copied().collect(),
+        })
+        .collect();
+    let structure = assign(&grid_infos, &region.officers, policy, seed, 12.0);
+    let officers = &region.officers;
+    let lead_of = |g: usize| structure.a_post[g];
+    let partner_of = |g: usize| structure.b_post[g];
 
     // Obligations and tasks.
     let mut shapes_order: Vec<usize> = (0..region.units.len()).collect();
@@ -174,7 +163,7 @@ pub fn plan_region_with_graph(
         end: to,
     };
     let mut per_officer: BTreeMap<usize, Vec<(usize, Window, RiskClass, usize)>> = BTreeMap::new();
-    let (mut unlocated, mut already_satisfied) = (0, 0);
+    let (mut unlocated, mut already_satisfied, mut unassigned) = (0, 0, 0);
     for (i, (b, r)) in region.businesses.iter().zip(&region.records).enumerate() {
         let Some(unit) = b
             .location
@@ -192,10 +181,13 @@ pub fn plan_region_with_graph(
                 already_satisfied += 1;
                 continue;
             }
-            per_officer
-                .entry(a_post[g])
-                .or_default()
-                .push((i, o.window, o.class, g));
+            match lead_of(g) {
+                Some(lead) => per_officer
+                    .entry(lead)
+                    .or_default()
+                    .push((i, o.window, o.class, g)),
+                None => unassigned += 1,
+            }
         }
     }
     let mut tasks = Vec::new();
@@ -210,8 +202,8 @@ pub fn plan_region_with_graph(
                 date,
                 entity_id: region.businesses[*i].id.to_string(),
                 grid: format!("G{:02}", g + 1),
-                officer_id: certified[officer].id.clone(),
-                partner_id: certified[b_post[*g]].id.clone(),
+                officer_id: officers[officer].id.clone(),
+                partner_id: partner_of(*g).map_or_else(String::new, |p| officers[p].id.clone()),
                 kind: "routine",
                 due_by: window.end.min(to).max(date),
                 class: *class,
@@ -220,7 +212,7 @@ pub fn plan_region_with_graph(
         }
         let max = per_day.values().copied().max().unwrap_or(0);
         let mean = list.len() as f64 / per_day.len().max(1) as f64;
-        daily_load.insert(certified[officer].id.clone(), (list.len(), max, mean));
+        daily_load.insert(officers[officer].id.clone(), (list.len(), max, mean));
     }
     tasks.sort_by(|a, b| {
         (a.date, &a.officer_id, &a.entity_id).cmp(&(b.date, &b.officer_id, &b.entity_id))
@@ -232,14 +224,19 @@ pub fn plan_region_with_graph(
     for t in &tasks {
         need[t.grid_index] += f64::from(policy.minutes_per_visit(t.class)) / 60.0;
     }
+    // Hours each A-post officer has in the range, shared over the grids they hold.
+    let held: Vec<usize> = (0..officers.len())
+        .map(|o| structure.a_post.iter().filter(|&&a| a == Some(o)).count())
+        .collect();
     let hours = (0..k)
         .map(|g| {
-            (
-                format!("G{:02}", g + 1),
-                (need[g], certified[a_post[g]].hours_per_month * months),
-            )
+            let have = lead_of(g).map_or(0.0, |o| {
+                officers[o].hours_per_month * months / held[o].max(1) as f64
+            });
+            (format!("G{:02}", g + 1), (need[g], have))
         })
         .collect();
+    let staffing = staffing(&structure, &need, officers, months);
     let assignment = plan.assignment.clone();
     Ok((
         PatrolPlan {
@@ -248,11 +245,70 @@ pub fn plan_region_with_graph(
             hours,
             unlocated,
             already_satisfied,
+            unassigned,
             assignment,
             grids: k,
+            structure,
+            staffing,
         },
         rg,
     ))
+}
+
+/// Staffing (定编): the hours the plan's visits need against the hours officers have.
+#[derive(Debug, Clone, Serialize)]
+pub struct Staffing {
+    /// Per area: (code, hours needed, hours its group has).
+    pub areas: Vec<(String, f64, f64)>,
+    pub station_needed_hours: f64,
+    pub station_available_hours: f64,
+    /// Patrol officers the station needs at the roster's mean hours, and has.
+    pub officers_needed: usize,
+    pub officers_on_roster: usize,
+}
+
+fn staffing(
+    structure: &crate::domain::assign::Structure,
+    need: &[f64],
+    officers: &[crate::domain::entity::Officer],
+    months: f64,
+) -> Staffing {
+    let areas: Vec<(String, f64, f64)> = structure
+        .areas
+        .iter()
+        .map(|a| {
+            let needed: f64 = a.grids.iter().map(|&g| need[g]).sum();
+            let have: f64 = a
+                .group
+                .iter()
+                .map(|&o| officers[o].hours_per_month * months)
+                .sum();
+            (a.code.clone(), needed, have)
+        })
+        .collect();
+    let station_needed_hours: f64 = need.iter().sum();
+    let patrol: Vec<&crate::domain::entity::Officer> = officers
+        .iter()
+        .filter(|o| o.certified && o.role == Role::Officer)
+        .collect();
+    let station_available_hours: f64 = patrol.iter().map(|o| o.hours_per_month * months).sum();
+    let mean = if patrol.is_empty() {
+        0.0
+    } else {
+        station_available_hours / patrol.len() as f64
+    };
+    let officers_needed = if mean > 0.0 {
+        (station_needed_hours / mean).ceil() as usize
+    } else {
+        0
+    };
+    Staffing {
+        areas,
+        station_needed_hours,
+        station_available_hours,
+        officers_needed,
+        officers_on_roster: patrol.len(),
+    }
 }
 
 /// An officer's due list: ordered as SPEC §5 says, or as a route from a start point.

@@ -1,6 +1,7 @@
 //! The functional core: pure, deterministic, synchronous rules. No IO, no clock, no async,
 //! no database: callers pass every fact and the date in, and get decisions out.
 
+pub mod assign;
 pub mod entity;
 pub mod multilevel;
 pub mod partition;

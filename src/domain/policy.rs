@@ -127,6 +127,9 @@ pub struct Policy {
     pub min_officers_per_visit: u32,
     pub targeted_deadline_days: u32,
     pub override_max_days: u32,
+    pub experienced_years: u32,
+    pub rotation_years: u32,
+    pub area_tolerance: f64,
 }
 
 impl Policy {
@@ -208,6 +211,15 @@ struct RawPolicy {
     workload: RawWorkload,
     inspection: RawInspection,
     overrides: RawOverrides,
+    assignment: RawAssignment,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAssignment {
+    experienced_years: i64,
+    rotation_years: i64,
+    area_tolerance: f64,
 }
 
 #[derive(Deserialize)]
@@ -432,6 +444,26 @@ impl RawPolicy {
                 365,
             )?,
             override_max_days: positive_u32("overrides.max_days", self.overrides.max_days, 3_650)?,
+            experienced_years: positive_u32(
+                "assignment.experienced_years",
+                self.assignment.experienced_years,
+                60,
+            )?,
+            rotation_years: positive_u32(
+                "assignment.rotation_years",
+                self.assignment.rotation_years,
+                60,
+            )?,
+            area_tolerance: {
+                let t = self.assignment.area_tolerance;
+                if !(t.is_finite() && t > 0.0 && t < 1.0) {
+                    return Err(invalid(
+                        "assignment.area_tolerance",
+                        format!("must be between 0 and 1 (got {t})"),
+                    ));
+                }
+                t
+            },
         })
     }
 }

@@ -215,3 +215,61 @@ fn a_saved_plan_gives_each_officer_an_ordered_due_list_a_route_and_a_calendar() 
     assert_eq!(ics.matches("BEGIN:VEVENT").count(), list.tasks.len());
     assert!(ics.contains(&format!("UID:task-{}@gridpatrol", list.tasks[0].id)));
 }
+
+#[test]
+fn areas_posts_and_staffing_and_a_shortfall_is_reported_per_grid() {
+    let region = TinyRegion::new();
+    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
+    generate(
+        &units,
+        region.path(),
+        &Options {
+            businesses: 150,
+            seed: 5,
+            as_of: date("2026-12-31"),
+            officers: Some(10),
+        },
+    )
+    .unwrap();
+    let policy = gridpatrol::domain::policy::Policy::default();
+    let (from, to) = (date("2027-01-01"), date("2027-12-31"));
+    let plan = plan_region(region.path(), from, to, Some(2), &policy, 1, Some(2)).unwrap();
+    assert!(plan.structure.chief.is_some());
+    assert!(
+        plan.structure
+            .areas
+            .iter()
+            .all(|a| a.deputy.is_some() && a.leader.is_some())
+    );
+    let needed: f64 = plan
+        .tasks
+        .iter()
+        .map(|t| f64::from(policy.minutes_per_visit(t.class)) / 60.0)
+        .sum();
+    assert!((plan.staffing.station_needed_hours - needed).abs() < 1e-6);
+
+    // The same register with officers of one patrol hour a month: every grid is short, and
+    // the shortfall is said, grid by grid, not dropped.
+    let roster = region.read("officers.csv");
+    let mut lines = roster.lines();
+    let mut thin = format!("{}\n", lines.next().unwrap());
+    for line in lines {
+        let mut fields: Vec<&str> = line.split(',').collect();
+        fields[4] = "1";
+        thin.push_str(&fields.join(","));
+        thin.push('\n');
+    }
+    region.write("officers.csv", &thin);
+    let short = plan_region(region.path(), from, to, Some(2), &policy, 1, Some(2)).unwrap();
+    assert_eq!(
+        short.tasks.len(),
+        plan.tasks.len(),
+        "no visit is silently dropped"
+    );
+    assert!(
+        short.hours.values().all(|(need, have)| need > have),
+        "{:?}",
+        short.hours
+    );
+    assert!(short.staffing.officers_needed > short.staffing.officers_on_roster);
+}
