@@ -144,6 +144,11 @@ pub enum Command {
         /// region must have been imported.
         #[arg(long)]
         save: bool,
+        /// A special campaign (JSON: name, from, to, and optional industries, classes, grids,
+        /// areas, checklist); may be given several times. Routine visits due in its window
+        /// are merged into its visits.
+        #[arg(long)]
+        campaign: Vec<PathBuf>,
     },
     /// An officer's due list from the stored tasks: overdue first, then targeted, then by due
     /// date and class; or as a route from a start point. Optionally an iCalendar feed.
@@ -401,10 +406,45 @@ pub fn run(cli: Cli) -> Result<()> {
             seed,
             starts,
             save,
+            campaign,
         } => {
-            let plan = if save {
-                let (plan, version, written) =
-                    app.save_patrol_plan(&region, from, to, grids, seed, starts, "cli")?;
+            let mut campaigns = Vec::new();
+            for file in &campaign {
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading campaign {}", file.display()))?;
+                let c: crate::domain::campaign::Campaign = serde_json::from_str(&text)
+                    .with_context(|| format!("campaign {}", file.display()))?;
+                anyhow::ensure!(
+                    c.from <= c.to,
+                    "campaign {}: from {} is after to {}",
+                    file.display(),
+                    c.from,
+                    c.to
+                );
+                campaigns.push(c);
+            }
+            let plan = if save || !campaigns.is_empty() {
+                let (plan, version, written) = if save {
+                    app.save_patrol_plan(&region, from, to, grids, seed, starts, &campaigns, "cli")?
+                } else {
+                    let (plan, _) = crate::app::plan::plan_region_with_graph(
+                        &region,
+                        from,
+                        to,
+                        grids,
+                        &app.policy,
+                        seed,
+                        starts,
+                        &campaigns,
+                    )?;
+                    (plan, 0, 0)
+                };
+                if save {
+                    eprintln!(
+                        "saved draft grid plan {version} and {written} tasks in {}",
+                        app.db_path.display()
+                    );
+                }
                 eprintln!(
                     "saved draft grid plan {version} and {written} tasks in {}",
                     app.db_path.display()
@@ -423,6 +463,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 "partner_id",
                 "kind",
                 "due_by",
+                "covers",
             ])?;
             for t in &plan.tasks {
                 out.write_record([
@@ -433,6 +474,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     t.partner_id.clone(),
                     t.kind.to_owned(),
                     t.due_by.to_string(),
+                    t.covers.to_string(),
                 ])?;
             }
             out.flush()?;
@@ -441,9 +483,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 .values()
                 .fold((0, 0.0), |(m, s), &(_, mx, mn)| (m.max(mx), s + mn));
             eprintln!(
-                "{} tasks for {} officers; busiest day {} tasks, mean {:.1} a working day; {} obligations already met; {} unlocated businesses left out",
+                "{} tasks for {} officers ({} routine visits merged into special or targeted ones); busiest day {} tasks, mean {:.1} a working day; {} obligations already met; {} unlocated businesses left out",
                 plan.tasks.len(),
                 plan.daily_load.len(),
+                plan.merged,
                 max,
                 mean / plan.daily_load.len().max(1) as f64,
                 plan.already_satisfied,

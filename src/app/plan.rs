@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::grids::region_graph;
 use crate::domain::assign::{GridInfo, assign};
+use crate::domain::campaign::{Campaign, merge};
 use crate::domain::entity::Role;
 use crate::domain::partition::{PartitionOptions, partition};
 use crate::domain::policy::{Policy, RiskClass};
@@ -30,6 +31,8 @@ pub struct PlannedTask {
     pub class: RiskClass,
     #[serde(skip)]
     pub grid_index: usize,
+    /// Routine visits this special or targeted visit also satisfies (merged into it).
+    pub covers: usize,
 }
 
 /// The plan and what it says about the load.
@@ -42,6 +45,8 @@ pub struct PatrolPlan {
     pub hours: BTreeMap<String, (f64, f64)>,
     pub unlocated: usize,
     pub already_satisfied: usize,
+    /// Routine visits merged into special or targeted visits to the same business.
+    pub merged: usize,
     /// Obligations of grids with no A-post officer (reported, not dropped silently).
     pub unassigned: usize,
     /// Areas, groups, posts and the gaps in the chain.
@@ -86,10 +91,12 @@ pub fn plan_region(
     seed: u64,
     starts: Option<usize>,
 ) -> Result<PatrolPlan> {
-    Ok(plan_region_with_graph(dir, from, to, grids, policy, seed, starts)?.0)
+    Ok(plan_region_with_graph(dir, from, to, grids, policy, seed, starts, &[])?.0)
 }
 
-/// [`plan_region`], also returning the region's graph (to save the grids with the tasks).
+/// [`plan_region`] with special campaigns, also returning the region's graph (to save the
+/// grids with the tasks).
+#[allow(clippy::too_many_arguments)]
 pub fn plan_region_with_graph(
     dir: &Path,
     from: NaiveDate,
@@ -98,6 +105,7 @@ pub fn plan_region_with_graph(
     policy: &Policy,
     seed: u64,
     starts: Option<usize>,
+    campaigns: &[Campaign],
 ) -> Result<(PatrolPlan, super::grids::RegionGraph)> {
     anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
     let rg = region_graph(dir, Crs::Wgs84, policy, from)?;
@@ -162,8 +170,10 @@ pub fn plan_region_with_graph(
         start: from,
         end: to,
     };
-    let mut per_officer: BTreeMap<usize, Vec<(usize, Window, RiskClass, usize)>> = BTreeMap::new();
-    let (mut unlocated, mut already_satisfied, mut unassigned) = (0, 0, 0);
+    // Per officer: (business, window, class, grid, kind, routine windows it covers).
+    let mut per_officer: BTreeMap<usize, Vec<Pending>> = BTreeMap::new();
+    let (mut unlocated, mut already_satisfied, mut unassigned, mut merged) = (0, 0, 0, 0);
+    let deadline = chrono::Days::new(u64::from(policy.targeted_deadline_days));
     for (i, (b, r)) in region.businesses.iter().zip(&region.records).enumerate() {
         let Some(unit) = b
             .location
@@ -176,27 +186,93 @@ pub fn plan_region_with_graph(
         let g = plan.assignment[unit];
         let visits: Vec<NaiveDate> = r.inspections.iter().map(|v| v.date).collect();
         let timeline = class_timeline(b, r, from, to, policy);
+        let class_on = |day: NaiveDate| {
+            timeline
+                .iter()
+                .rev()
+                .find(|(d, _)| *d <= day)
+                .map_or(timeline[0].1, |(_, c)| *c)
+        };
+        let mut routine: Vec<(Window, RiskClass)> = Vec::new();
         for o in obligations(&timeline, &visits, from, to, policy) {
             if o.satisfied_by.is_some() {
                 already_satisfied += 1;
+            } else {
+                routine.push((o.window, o.class));
+            }
+        }
+        // Targeted visits: complaints not followed by an inspection, due within the deadline.
+        let mut others: Vec<(Window, &'static str, RiskClass)> = Vec::new();
+        for c in &r.complaints {
+            let due_by = c.date.checked_add_days(deadline).unwrap_or(c.date);
+            if due_by < from || c.date > to || visits.iter().any(|&v| v >= c.date) {
                 continue;
             }
-            match lead_of(g) {
-                Some(lead) => per_officer
-                    .entry(lead)
-                    .or_default()
-                    .push((i, o.window, o.class, g)),
-                None => unassigned += 1,
+            others.push((
+                Window {
+                    start: c.date.max(from),
+                    end: due_by.min(to),
+                },
+                "targeted",
+                class_on(c.date.max(from)),
+            ));
+        }
+        let area = &structure.areas[structure.area_of_grid[g]].code;
+        let grid_code = format!("G{:02}", g + 1);
+        for campaign in campaigns {
+            let window = Window {
+                start: campaign.from.max(from),
+                end: campaign.to.min(to),
+            };
+            let class = class_on(window.start);
+            if window.start <= window.end
+                && campaign
+                    .filter
+                    .matches(&b.industry, class, &grid_code, area)
+            {
+                others.push((window, "special", class));
+            }
+        }
+        let (covered, narrowed) = merge(
+            &routine.iter().map(|(w, _)| *w).collect::<Vec<_>>(),
+            &others.iter().map(|(w, _, _)| *w).collect::<Vec<_>>(),
+        );
+        let Some(lead) = lead_of(g) else {
+            unassigned += routine.len() + others.len();
+            continue;
+        };
+        let list = per_officer.entry(lead).or_default();
+        for (o, (_, kind, class)) in others.iter().enumerate() {
+            let covers = covered.iter().filter(|&&c| c == Some(o)).count();
+            merged += covers;
+            list.push((i, narrowed[o], *class, g, kind, covers));
+        }
+        for ((window, class), cover) in routine.iter().zip(&covered) {
+            if cover.is_none() {
+                list.push((i, *window, *class, g, "routine", 0));
             }
         }
     }
     let mut tasks = Vec::new();
     let mut daily_load = BTreeMap::new();
     for (&officer, list) in &per_officer {
-        let windows: Vec<Window> = list.iter().map(|t| t.1).collect();
+        // Targeted visits are top priority: due on their first day; the rest are spread.
+        let windows: Vec<Window> = list
+            .iter()
+            .map(|t| {
+                if t.4 == "targeted" {
+                    Window {
+                        start: t.1.start,
+                        end: t.1.start,
+                    }
+                } else {
+                    t.1
+                }
+            })
+            .collect();
         let due = spread_due_dates(&windows, range);
         let mut per_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
-        for ((i, window, class, g), date) in list.iter().zip(due) {
+        for ((i, window, class, g, kind, covers), date) in list.iter().zip(due) {
             *per_day.entry(date).or_default() += 1;
             tasks.push(PlannedTask {
                 date,
@@ -204,10 +280,11 @@ pub fn plan_region_with_graph(
                 grid: format!("G{:02}", g + 1),
                 officer_id: officers[officer].id.clone(),
                 partner_id: partner_of(*g).map_or_else(String::new, |p| officers[p].id.clone()),
-                kind: "routine",
+                kind,
                 due_by: window.end.min(to).max(date),
                 class: *class,
                 grid_index: *g,
+                covers: *covers,
             });
         }
         let max = per_day.values().copied().max().unwrap_or(0);
@@ -246,6 +323,7 @@ pub fn plan_region_with_graph(
             unlocated,
             already_satisfied,
             unassigned,
+            merged,
             assignment,
             grids: k,
             structure,
@@ -254,6 +332,9 @@ pub fn plan_region_with_graph(
         rg,
     ))
 }
+
+/// A visit waiting for its due date: (business, window, class, grid, kind, routine windows it covers).
+type Pending = (usize, Window, RiskClass, usize, &'static str, usize);
 
 /// Staffing (定编): the hours the plan's visits need against the hours officers have.
 #[derive(Debug, Clone, Serialize)]
@@ -335,9 +416,11 @@ impl super::App {
         grids: Option<usize>,
         seed: u64,
         starts: Option<usize>,
+        campaigns: &[Campaign],
         actor: &str,
     ) -> Result<(PatrolPlan, i64, usize)> {
-        let (plan, rg) = plan_region_with_graph(dir, from, to, grids, &self.policy, seed, starts)?;
+        let (plan, rg) =
+            plan_region_with_graph(dir, from, to, grids, &self.policy, seed, starts, campaigns)?;
         let summaries = super::grids::grid_summaries(&rg, &plan.assignment, plan.grids);
         let region_code = rg.region.jurisdiction.code.clone();
         let version = self.save_plan(

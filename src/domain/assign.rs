@@ -264,7 +264,18 @@ pub fn assign(
             if let Some(j) = partner {
                 partner_count[j] += 1;
                 b_post[g] = Some(area.group[j]);
+            } else if let Some(d) = area.deputy.filter(|&d| d != lead && officers[d].certified) {
+                // A group of one: the area's deputy goes along (reported below).
+                b_post[g] = Some(d);
             }
+        }
+    }
+    for area in &areas {
+        if area.group.len() == 1 && !area.grids.is_empty() {
+            gaps.push(format!(
+                "area {}: a group of one officer; its deputy is the partner on every visit",
+                area.code
+            ));
         }
     }
     for g in 0..k {

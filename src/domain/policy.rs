@@ -127,6 +127,8 @@ pub struct Policy {
     pub min_officers_per_visit: u32,
     pub targeted_deadline_days: u32,
     pub override_max_days: u32,
+    /// Share of each class a random draw (双随机) picks, by [`RiskClass::index`].
+    pub random_draw: [f64; 4],
     pub experienced_years: u32,
     pub rotation_years: u32,
     pub area_tolerance: f64,
@@ -212,6 +214,7 @@ struct RawPolicy {
     inspection: RawInspection,
     overrides: RawOverrides,
     assignment: RawAssignment,
+    random_draw: RawPerClass<f64>,
 }
 
 #[derive(Deserialize)]
@@ -444,6 +447,19 @@ impl RawPolicy {
                 365,
             )?,
             override_max_days: positive_u32("overrides.max_days", self.overrides.max_days, 3_650)?,
+            random_draw: {
+                let mut shares = [0.0; 4];
+                for (class, share) in self.random_draw.into_array() {
+                    if !(share.is_finite() && (0.0..=1.0).contains(&share)) {
+                        return Err(invalid(
+                            &format!("random_draw.{class}"),
+                            format!("must be a share between 0 and 1 (got {share})"),
+                        ));
+                    }
+                    shares[class.index()] = share;
+                }
+                shares
+            },
             experienced_years: positive_u32(
                 "assignment.experienced_years",
                 self.assignment.experienced_years,

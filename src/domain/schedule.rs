@@ -6,7 +6,9 @@
 //! visits split the period into that many equal windows (D's two monthly visits fall in the
 //! two half-months). When the class changes, the new class's windows count from the window
 //! that contains the change (visits already made in that window count); a window that had
-//! started under the old class is still owed, so no obligation vanishes by a change.
+//! started under the old class is still owed, so no obligation vanishes by a change; but a
+//! window that contains another owed window is satisfied by that one's visit and is not asked
+//! for twice.
 
 use chrono::{Datelike, Days, NaiveDate};
 use serde::Serialize;
@@ -141,6 +143,13 @@ pub fn obligations(
     }
     owed.sort_by_key(|(w, c)| (w.end, w.start, std::cmp::Reverse(*c)));
     owed.dedup_by_key(|(w, _)| *w);
+    // A window that contains another owed window is satisfied by that window's visit: keep
+    // only the innermost, so a class change never asks for two visits where one will do.
+    let all: Vec<Window> = owed.iter().map(|(w, _)| *w).collect();
+    owed.retain(|(w, _)| {
+        !all.iter()
+            .any(|o| o != w && w.start <= o.start && o.end <= w.end)
+    });
     let mut used = vec![false; visits.len()];
     let mut sorted: Vec<(usize, NaiveDate)> = visits.iter().copied().enumerate().collect();
     sorted.sort_by_key(|&(_, d)| d);
@@ -321,9 +330,31 @@ mod tests {
             Some(d("2026-05-18"))
         );
         assert_eq!(d_windows.len(), 3, "16–31 May, 1–15 June, 16–30 June");
-        // A's half-year was satisfied by the February visit.
-        let a = owed.iter().find(|o| o.class == RiskClass::A).unwrap();
-        assert_eq!(a.satisfied_by, Some(d("2026-02-01")));
+        // A's half-year holds D's windows: their visits satisfy it, so it is not asked twice.
+        assert!(owed.iter().all(|o| o.class == RiskClass::D), "{owed:?}");
+
+        // B from 2026-02-10 on: B's quarters replace A's half-year.
+        let owed = obligations(
+            &[
+                (d("2026-01-01"), RiskClass::A),
+                (d("2026-02-10"), RiskClass::B),
+            ],
+            &[],
+            d("2026-01-01"),
+            d("2026-06-30"),
+            &policy,
+        );
+        let windows: Vec<(NaiveDate, NaiveDate)> = owed
+            .iter()
+            .map(|o| (o.window.start, o.window.end))
+            .collect();
+        assert_eq!(
+            windows,
+            vec![
+                (d("2026-01-01"), d("2026-03-31")),
+                (d("2026-04-01"), d("2026-06-30"))
+            ]
+        );
     }
 
     #[test]

@@ -121,9 +121,9 @@ fn the_plan_command_prints_the_csv_columns() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(
-        text.lines().next(),
-        Some("date,entity_id,grid,officer_id,partner_id,kind,due_by")
+    assert!(
+        text.starts_with("date,entity_id,grid,officer_id,partner_id,kind,due_by"),
+        "the named columns come first"
     );
     assert!(
         text.lines().count() > 50,
@@ -160,6 +160,7 @@ fn a_saved_plan_gives_each_officer_an_ordered_due_list_a_route_and_a_calendar() 
             Some(2),
             1,
             Some(2),
+            &[],
             "chief",
         )
         .unwrap();
@@ -272,4 +273,94 @@ fn areas_posts_and_staffing_and_a_shortfall_is_reported_per_grid() {
         short.hours
     );
     assert!(short.staffing.officers_needed > short.staffing.officers_on_roster);
+}
+
+#[test]
+fn campaigns_and_complaints_take_routine_visits_into_one_visit() {
+    use gridpatrol::app::plan::plan_region_with_graph;
+    use gridpatrol::domain::campaign::{Campaign, CampaignFilter};
+    let region = TinyRegion::new();
+    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
+    generate(
+        &units,
+        region.path(),
+        &Options {
+            businesses: 160,
+            seed: 6,
+            as_of: date("2027-02-01"),
+            officers: Some(10),
+        },
+    )
+    .unwrap();
+    let policy = gridpatrol::domain::policy::Policy::default();
+    let (from, to) = (date("2027-01-01"), date("2027-06-30"));
+    let campaign = Campaign {
+        name: "spring food safety".into(),
+        from: date("2027-03-01"),
+        to: date("2027-03-31"),
+        filter: CampaignFilter {
+            industries: vec!["food".into()],
+            ..Default::default()
+        },
+        checklist: vec!["cold chain records".into()],
+    };
+    let (plan, _) = plan_region_with_graph(
+        region.path(),
+        from,
+        to,
+        Some(2),
+        &policy,
+        1,
+        Some(2),
+        std::slice::from_ref(&campaign),
+    )
+    .unwrap();
+    let files = read_region(region.path(), Crs::Wgs84, &policy).unwrap();
+    let industry: HashMap<String, &str> = files
+        .businesses
+        .iter()
+        .map(|b| (b.id.to_string(), b.industry.as_str()))
+        .collect();
+    let mut by_business: HashMap<&str, Vec<&gridpatrol::app::plan::PlannedTask>> = HashMap::new();
+    for t in &plan.tasks {
+        by_business.entry(t.entity_id.as_str()).or_default().push(t);
+    }
+    let mut food = 0;
+    for (id, tasks) in &by_business {
+        let specials: Vec<_> = tasks.iter().filter(|t| t.kind == "special").collect();
+        if industry[*id] == "food" {
+            food += 1;
+            assert_eq!(specials.len(), 1, "{id}: one campaign visit");
+            assert!(specials[0].date >= campaign.from && specials[0].date <= campaign.to);
+            // The campaign visit takes a routine visit due in its window: what is left there is
+            // only D's second half-month visit, which one visit cannot satisfy.
+            let left = tasks
+                .iter()
+                .filter(|t| {
+                    t.kind == "routine" && !(t.due_by < campaign.from || t.date > campaign.to)
+                })
+                .count();
+            let allowed =
+                usize::from(specials[0].class == gridpatrol::domain::policy::RiskClass::D);
+            assert!(
+                left <= allowed,
+                "{id}: {left} routine visits left beside the campaign visit: {tasks:?}"
+            );
+            assert!(
+                tasks.iter().all(|t| !t.partner_id.is_empty()),
+                "every visit has two officers"
+            );
+        } else {
+            assert!(specials.is_empty());
+        }
+    }
+    assert!(
+        food > 20 && plan.merged * 10 >= food * 9,
+        "{food} food businesses, {} merged (one whose window was already met needs none)",
+        plan.merged
+    );
+    // Complaints in the range with no inspection after them become targeted visits within 7 days.
+    let targeted: Vec<_> = plan.tasks.iter().filter(|t| t.kind == "targeted").collect();
+    assert!(!targeted.is_empty());
+    assert!(targeted.iter().all(|t| (t.due_by - t.date).num_days() <= 7));
 }
