@@ -150,6 +150,21 @@ pub enum Command {
         #[arg(long)]
         campaign: Vec<PathBuf>,
     },
+    /// A random draw (双随机): businesses per class share and inspector pairs at random, with a
+    /// recorded seed so that the draw can be replayed; CSV on standard output.
+    Draw {
+        #[arg(long)]
+        region: PathBuf,
+        /// The day of the draw (classes as of it; default today).
+        #[arg(long)]
+        on: Option<NaiveDate>,
+        /// Days the inspections may take.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// The seed; printed in every row so that the draw can be replayed and audited.
+        #[arg(long)]
+        seed: u64,
+    },
     /// An officer's due list from the stored tasks: overdue first, then targeted, then by due
     /// date and class; or as a route from a start point. Optionally an iCalendar feed.
     Due {
@@ -360,6 +375,45 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Partition(args) => partition_command(&args, &app),
+        Command::Draw {
+            region,
+            on,
+            days,
+            seed,
+        } => {
+            let on = on.unwrap_or_else(|| app.clock.today());
+            let (lines, blocked) =
+                crate::app::plan::random_draw_region(&region, on, days, seed, &app.policy)?;
+            let mut out =
+                csv::Writer::from_writer(std::io::BufWriter::new(std::io::stdout().lock()));
+            out.write_record([
+                "entity_id",
+                "class",
+                "officer_id",
+                "partner_id",
+                "due_by",
+                "drawn_on",
+                "seed",
+            ])?;
+            for l in &lines {
+                out.write_record([
+                    l.entity_id.as_str(),
+                    l.class.as_str(),
+                    &l.officer_id,
+                    &l.partner_id,
+                    &l.due_by.to_string(),
+                    &on.to_string(),
+                    &seed.to_string(),
+                ])?;
+            }
+            out.flush()?;
+            eprintln!(
+                "{} businesses drawn (seed {seed}); {} left out for want of an inspector pair free of conflicts",
+                lines.len(),
+                blocked.len()
+            );
+            Ok(())
+        }
         Command::Due {
             officer,
             on,

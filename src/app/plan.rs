@@ -563,3 +563,104 @@ impl super::App {
         calendar.done().to_string()
     }
 }
+
+/// One line of a random draw (双随机): the business, its class and the two inspectors.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrawLine {
+    pub entity_id: String,
+    pub class: RiskClass,
+    pub officer_id: String,
+    pub partner_id: String,
+    pub due_by: NaiveDate,
+}
+
+/// A random draw over a region's register as of a day: businesses per class share (policy
+/// `random_draw`), certified inspector pairs at random, never one with a recorded conflict
+/// (optional `conflicts.csv`: `officer_id,entity_id`). The seed is the whole of the
+/// randomness: the same register, day and seed give the same draw.
+pub fn random_draw_region(
+    dir: &Path,
+    on: NaiveDate,
+    days: u32,
+    seed: u64,
+    policy: &Policy,
+) -> Result<(Vec<DrawLine>, Vec<String>)> {
+    let region = crate::import::read_region(dir, Crs::Wgs84, policy)?;
+    let classes: Vec<RiskClass> = region
+        .businesses
+        .iter()
+        .zip(&region.records)
+        .map(|(b, r)| classify(b, r, on, policy).class)
+        .collect();
+    let inspectors: Vec<usize> = (0..region.officers.len())
+        .filter(|&i| {
+            region.officers[i].certified
+                && matches!(region.officers[i].role, Role::Officer | Role::Deputy)
+        })
+        .collect();
+    let mut conflicts = std::collections::HashSet::new();
+    let path = dir.join("conflicts.csv");
+    if path.exists() {
+        let officer_index: std::collections::HashMap<&str, usize> = region
+            .officers
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.id.as_str(), i))
+            .collect();
+        let business_index: std::collections::HashMap<String, usize> = region
+            .businesses
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.id.to_string(), i))
+            .collect();
+        let mut reader =
+            csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+        for (n, row) in reader.records().enumerate() {
+            let row = row.with_context(|| format!("conflicts.csv:{}", n + 2))?;
+            let (o, b) = (
+                row.get(0).unwrap_or_default(),
+                row.get(1).unwrap_or_default(),
+            );
+            let o = *officer_index.get(o).with_context(|| {
+                format!(
+                    "conflicts.csv:{}: column officer_id: officer '{o}' is not in officers.csv",
+                    n + 2
+                )
+            })?;
+            let b = *business_index.get(b).with_context(|| {
+                format!(
+                    "conflicts.csv:{}: column entity_id: entity '{b}' is not in entities.csv",
+                    n + 2
+                )
+            })?;
+            conflicts.insert((o, b));
+        }
+    }
+    let (drawn, blocked) = crate::domain::campaign::random_draw(
+        &classes,
+        &inspectors,
+        &conflicts,
+        policy.random_draw,
+        seed,
+    );
+    let due_by = on
+        .checked_add_days(chrono::Days::new(u64::from(days.max(1)) - 1))
+        .unwrap_or(on);
+    let lines = drawn
+        .into_iter()
+        .map(|d| DrawLine {
+            entity_id: region.businesses[d.business].id.to_string(),
+            class: classes[d.business],
+            officer_id: region.officers[d.inspectors[0]].id.clone(),
+            partner_id: region.officers[d.inspectors[1]].id.clone(),
+            due_by,
+        })
+        .collect();
+    Ok((
+        lines,
+        blocked
+            .into_iter()
+            .map(|b| region.businesses[b].id.to_string())
+            .collect(),
+    ))
+}

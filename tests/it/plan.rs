@@ -364,3 +364,80 @@ fn campaigns_and_complaints_take_routine_visits_into_one_visit() {
     assert!(!targeted.is_empty());
     assert!(targeted.iter().all(|t| (t.due_by - t.date).num_days() <= 7));
 }
+
+#[test]
+fn a_random_draw_replays_from_its_seed_and_respects_conflicts() {
+    let region = TinyRegion::new();
+    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
+    generate(
+        &units,
+        region.path(),
+        &Options {
+            businesses: 400,
+            seed: 9,
+            as_of: date("2027-01-01"),
+            officers: Some(8),
+        },
+    )
+    .unwrap();
+    let files = read_region(
+        region.path(),
+        Crs::Wgs84,
+        &gridpatrol::domain::policy::Policy::default(),
+    )
+    .unwrap();
+    // Officer O00003 has a conflict with every business.
+    let mut conflicts = String::from("officer_id,entity_id\n");
+    for b in &files.businesses {
+        conflicts.push_str(&format!("O00003,{}\n", b.id));
+    }
+    region.write("conflicts.csv", &conflicts);
+    let draw = |seed: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gridpatrol"))
+            .args([
+                "draw",
+                "--region",
+                region.path().to_str().unwrap(),
+                "--on",
+                "2027-01-10",
+                "--seed",
+                seed,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = draw("77");
+    assert_eq!(draw("77"), first, "the same seed replays the same draw");
+    assert_ne!(draw("78"), first);
+    let rows: Vec<&str> = first.lines().skip(1).collect();
+    assert!(rows.len() >= 12, "at least 3 % of 400: {}", rows.len());
+    assert!(
+        rows.iter().all(|r| !r.contains("O00003")),
+        "never an inspector with a conflict"
+    );
+    assert!(rows.iter().all(|r| r.ends_with(",2027-01-10,77")));
+
+    region.write("conflicts.csv", "officer_id,entity_id\nO99999,x\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gridpatrol"))
+        .args([
+            "draw",
+            "--region",
+            region.path().to_str().unwrap(),
+            "--seed",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "conflicts.csv:2: column officer_id: officer 'O99999' is not in officers.csv"
+        )
+    );
+}
