@@ -43,6 +43,9 @@ pub struct Structure {
     pub gaps: Vec<String>,
 }
 
+/// Groups with at most this many ways of giving out their grids are searched exhaustively.
+const EXHAUSTIVE_LIMIT: f64 = 20_000.0;
+
 fn can_patrol(o: &Officer) -> bool {
     o.certified && matches!(o.role, Role::Officer | Role::Deputy)
 }
@@ -63,7 +66,7 @@ fn a_posts(grids: &[usize], workload: &[f64], group: &[usize], hours: &[f64]) ->
             .map(|j| load[j] / hours[group[j]].max(1.0))
             .fold(0.0, f64::max)
     };
-    if (o as f64).powi(g as i32) <= 200_000.0 {
+    if (o as f64).powi(g as i32) <= EXHAUSTIVE_LIMIT {
         let mut best = (f64::INFINITY, vec![0; g]);
         let mut choice = vec![0usize; g];
         loop {
