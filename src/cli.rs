@@ -150,6 +150,17 @@ pub enum Command {
         #[arg(long)]
         campaign: Vec<PathBuf>,
     },
+    /// Give the grids of the region's plan in force their A-post and B-post officers as of a
+    /// day: existing posts are kept unless a rule (certificate, rotation limit) or the
+    /// balance says otherwise; every change is listed with its reason and stored.
+    Assign {
+        #[arg(long)]
+        region: PathBuf,
+        #[arg(long)]
+        on: Option<NaiveDate>,
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
     /// A random draw (双随机): businesses per class share and inspector pairs at random, with a
     /// recorded seed so that the draw can be replayed; CSV on standard output.
     Draw {
@@ -375,6 +386,28 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Partition(args) => partition_command(&args, &app),
+        Command::Assign { region, on, by } => {
+            let report = app.assign_posts(&region, on.unwrap_or_else(|| app.clock.today()), &by)?;
+            for (grid, from, to, why) in &report.changes {
+                println!(
+                    "{grid}: {} -> {}  ({why})",
+                    from.as_deref().unwrap_or("-"),
+                    to.as_deref().unwrap_or("-")
+                );
+            }
+            println!(
+                "plan {} of {}: {} posts changed; load max {:.3}, mean {:.3} (A-post workload ÷ patrol hours)",
+                report.plan_version,
+                report.region,
+                report.changes.len(),
+                report.max_load,
+                report.mean_load
+            );
+            for gap in &report.gaps {
+                println!("gap: {gap}");
+            }
+            Ok(())
+        }
         Command::Draw {
             region,
             on,

@@ -4,6 +4,7 @@
 pub mod clock;
 mod grids;
 pub mod plan;
+pub mod posts;
 mod register;
 
 use std::collections::BTreeMap;

@@ -213,6 +213,15 @@ pub fn assign(
         areas[by_load[dealt]].group.push(i);
     }
     for &i in experienced.iter().skip(m).chain(new.iter()) {
+        // Every group first gets the two officers a visit needs (and a rotation can use),
+        // then officers go where the workload per patrol hour is highest.
+        let short = (0..m)
+            .find(|&a| areas[by_load[a]].group.len() < policy.min_officers_per_visit as usize)
+            .map(|a| by_load[a]);
+        if let Some(a) = short {
+            areas[a].group.push(i);
+            continue;
+        }
         let a = (0..m)
             .max_by(|&x, &y| {
                 let px =
@@ -466,4 +475,175 @@ mod tests {
         }
         assert!(s.gaps.is_empty(), "{:?}", s.gaps);
     }
+}
+
+/// A change of a grid's A-post and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PostChange {
+    pub grid: usize,
+    pub from: Option<usize>,
+    pub to: Option<usize>,
+    pub reason: String,
+}
+
+/// Keeps each grid's current A-post officer (`current`: officer and since when) unless that
+/// breaks a rule — the officer can no longer patrol, or has held the post for the rotation
+/// limit — or the balance (the officer would carry more than `1 + area_tolerance` times the
+/// heaviest load of a fresh assignment); the freed grids go to the least loaded officer of
+/// the area's group. So a rotation moves as few posts as it must. Returns the changes with
+/// their reasons; `structure` is updated in place.
+pub fn keep_existing(
+    structure: &mut Structure,
+    grids: &[GridInfo],
+    officers: &[Officer],
+    current: &[Option<(usize, chrono::NaiveDate)>],
+    on: chrono::NaiveDate,
+    policy: &Policy,
+    months: f64,
+) -> Vec<PostChange> {
+    let k = grids.len();
+    let hours: Vec<f64> = officers
+        .iter()
+        .map(|o| (o.hours_per_month * months).max(1.0))
+        .collect();
+    let fresh_max = structure.load.iter().copied().fold(0.0, f64::max);
+    let limit_days = i64::from(policy.rotation_years) * 365;
+    let mut reason_for: Vec<Option<String>> = vec![None; k];
+    let mut kept: Vec<Option<usize>> = vec![None; k];
+    for g in 0..k {
+        let Some((o, since)) = current.get(g).copied().flatten() else {
+            reason_for[g] = Some("new post".into());
+            continue;
+        };
+        if o >= officers.len() || !can_patrol(&officers[o]) || officers[o].role != Role::Officer {
+            reason_for[g] = Some(
+                "the officer can no longer hold an A-post (not a certified patrol officer)".into(),
+            );
+        } else if (on - since).num_days() >= limit_days {
+            reason_for[g] = Some(format!(
+                "held since {since}: rotation limit of {} years",
+                policy.rotation_years
+            ));
+        } else {
+            kept[g] = Some(o);
+        }
+    }
+    // Balance: an officer over the bound gives up kept grids, lightest first.
+    let bound = fresh_max * (1.0 + policy.area_tolerance);
+    let mut load = vec![0.0; officers.len()];
+    for g in 0..k {
+        if let Some(o) = kept[g] {
+            load[o] += grids[g].workload / hours[o];
+        }
+    }
+    for o in 0..officers.len() {
+        let mut theirs: Vec<usize> = (0..k).filter(|&g| kept[g] == Some(o)).collect();
+        theirs.sort_by(|&a, &b| grids[a].workload.total_cmp(&grids[b].workload));
+        for g in theirs {
+            if load[o] <= bound + 1e-12 {
+                break;
+            }
+            load[o] -= grids[g].workload / hours[o];
+            kept[g] = None;
+            reason_for[g] = Some(format!(
+                "balance: keeping it would load the officer beyond {:.0} % of the most even plan",
+                (1.0 + policy.area_tolerance) * 100.0
+            ));
+        }
+    }
+    // Kept officers join the group of the area they serve.
+    for (g, holder) in kept.iter().enumerate() {
+        if let Some(o) = *holder {
+            let a = structure.area_of_grid[g];
+            for (i, area) in structure.areas.iter_mut().enumerate() {
+                if i != a {
+                    area.group.retain(|&x| x != o);
+                } else if !area.group.contains(&o) {
+                    area.group.push(o);
+                }
+            }
+        }
+    }
+    // Freed grids, heaviest first, to the least loaded officer of their area's group.
+    let mut free: Vec<usize> = (0..k).filter(|&g| kept[g].is_none()).collect();
+    free.sort_by(|&a, &b| grids[b].workload.total_cmp(&grids[a].workload));
+    let mut a_post: Vec<Option<usize>> = kept.clone();
+    for g in free {
+        let group = &structure.areas[structure.area_of_grid[g]].group;
+        let pick = group
+            .iter()
+            .copied()
+            .filter(|&o| {
+                current
+                    .get(g)
+                    .copied()
+                    .flatten()
+                    .is_none_or(|(was, _)| was != o)
+                    || reason_for[g].as_deref() == Some("new post")
+            })
+            .min_by(|&x, &y| {
+                (load[x] + grids[g].workload / hours[x])
+                    .total_cmp(&(load[y] + grids[g].workload / hours[y]))
+                    .then(x.cmp(&y))
+            });
+        match pick {
+            Some(o) => {
+                load[o] += grids[g].workload / hours[o];
+                a_post[g] = Some(o);
+            }
+            // Nobody else in the group: the holder stays (if still eligible) and it is said.
+            None => {
+                if let Some((was, _)) = current.get(g).copied().flatten()
+                    && was < officers.len()
+                    && can_patrol(&officers[was])
+                {
+                    a_post[g] = Some(was);
+                    load[was] += grids[g].workload / hours[was];
+                    structure.gaps.push(format!(
+                        "grid {}: due for rotation but no other officer in its group",
+                        grids[g].code
+                    ));
+                }
+            }
+        }
+    }
+    let mut changes = Vec::new();
+    for g in 0..k {
+        let was = current.get(g).copied().flatten().map(|(o, _)| o);
+        if a_post[g] != was {
+            changes.push(PostChange {
+                grid: g,
+                from: was,
+                to: a_post[g],
+                reason: reason_for[g].clone().unwrap_or_else(|| "reassigned".into()),
+            });
+        }
+    }
+    // Partners again, from the (possibly changed) groups.
+    let mut b_post = vec![None; k];
+    for area in &structure.areas {
+        let mut used = vec![0usize; officers.len()];
+        for &g in &area.grids {
+            let Some(lead) = a_post[g] else { continue };
+            let lead_experienced = officers[lead].years_of_service >= policy.experienced_years;
+            let partner = area
+                .group
+                .iter()
+                .copied()
+                .filter(|&o| o != lead)
+                .min_by_key(|&o| {
+                    let mixes = (officers[o].years_of_service >= policy.experienced_years)
+                        != lead_experienced;
+                    (used[o], !mixes, o)
+                });
+            b_post[g] = partner.or(area.deputy.filter(|&d| d != lead && officers[d].certified));
+            if let Some(p) = partner {
+                used[p] += 1;
+            }
+        }
+    }
+    structure.a_post = a_post;
+    structure.b_post = b_post;
+    structure.load = load;
+    changes
 }

@@ -3,6 +3,7 @@
 
 mod grids;
 pub mod migrations;
+mod posts;
 mod region;
 mod register;
 mod tasks;

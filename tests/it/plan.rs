@@ -441,3 +441,103 @@ fn a_random_draw_replays_from_its_seed_and_respects_conflicts() {
         )
     );
 }
+
+#[test]
+fn assign_keeps_posts_rotates_at_the_limit_and_says_why() {
+    let t = crate::support::TestApp::new("2027-01-01");
+    let region = TinyRegion::new();
+    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
+    generate(
+        &units,
+        region.path(),
+        &Options {
+            businesses: 120,
+            seed: 3,
+            as_of: date("2026-12-31"),
+            officers: Some(12),
+        },
+    )
+    .unwrap();
+    t.app
+        .import_region(region.path(), Crs::Wgs84, "test")
+        .unwrap();
+    let rg =
+        gridpatrol::app::region_graph(region.path(), Crs::Wgs84, &t.app.policy, date("2027-01-01"))
+            .unwrap();
+    let plan = gridpatrol::domain::partition::partition(
+        &rg.graph,
+        &gridpatrol::domain::partition::PartitionOptions {
+            grids: 2,
+            tolerance: 0.9,
+            seed: 1,
+            starts: Some(1),
+        },
+    )
+    .unwrap();
+    let grids = gridpatrol::app::grid_summaries(&rg, &plan.assignment, 2);
+    t.app
+        .save_plan(
+            &rg.region.jurisdiction.code,
+            &grids,
+            &serde_json::json!({}),
+            "chief",
+        )
+        .unwrap();
+
+    let first = t
+        .app
+        .assign_posts(region.path(), date("2027-01-01"), "chief")
+        .unwrap();
+    assert_eq!(first.changes.len(), 2);
+    assert!(
+        first
+            .changes
+            .iter()
+            .all(|c| c.1.is_none() && c.2.is_some() && c.3 == "new post")
+    );
+
+    // The next day nothing has changed: every post is kept.
+    let again = t
+        .app
+        .assign_posts(region.path(), date("2027-01-02"), "chief")
+        .unwrap();
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+
+    // Three years on, the rotation limit moves every A-post, to someone else.
+    let later = t
+        .app
+        .assign_posts(region.path(), date("2030-01-01"), "chief")
+        .unwrap();
+    assert_eq!(later.changes.len(), 2, "{:?}", later.changes);
+    for (_, from, to, why) in &later.changes {
+        assert_ne!(from, to);
+        assert_eq!(why, "held since 2027-01-01: rotation limit of 3 years");
+    }
+
+    // An officer who loses the certificate loses the post; the other grid keeps its holder.
+    let holder = later.changes[0].2.clone().unwrap();
+    let roster = region.read("officers.csv");
+    let edited: String = roster
+        .lines()
+        .map(|l| {
+            if l.starts_with(&format!("{holder},")) {
+                l.replace(",true,", ",false,")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    region.write("officers.csv", &(edited + "\n"));
+    let after = t
+        .app
+        .assign_posts(region.path(), date("2030-02-01"), "chief")
+        .unwrap();
+    assert_eq!(after.changes.len(), 1, "{:?}", after.changes);
+    assert_eq!(after.changes[0].1.as_deref(), Some(holder.as_str()));
+    assert!(
+        after.changes[0]
+            .3
+            .contains("not a certified patrol officer")
+    );
+}

@@ -1,0 +1,173 @@
+//! Assigning posts for the grid plan in force: areas, groups, A-posts kept where the rules
+//! and the balance allow, rotated where they must, written as post history.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::App;
+use super::grids::region_graph;
+use crate::domain::assign::{GridInfo, assign, keep_existing};
+use crate::spatial::crs::Crs;
+
+/// What an assignment run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssignReport {
+    pub region: String,
+    pub plan_version: i64,
+    /// (grid, previous A-post officer, new A-post officer, why).
+    pub changes: Vec<(String, Option<String>, Option<String>, String)>,
+    pub max_load: f64,
+    pub mean_load: f64,
+    pub gaps: Vec<String>,
+}
+
+impl App {
+    /// Gives the grids of the region's plan in force their posts as of `on`, keeping what
+    /// can be kept, and stores the changes (closing old posts, opening new ones). Audited.
+    pub fn assign_posts(&self, dir: &Path, on: NaiveDate, actor: &str) -> Result<AssignReport> {
+        let rg = region_graph(dir, Crs::Wgs84, &self.policy, on)?;
+        let region_code = rg.region.jurisdiction.code.clone();
+        let mut store = self.open_store()?;
+        let db = store.read();
+        let version = db.plan_in_force(&region_code)?.with_context(|| {
+            format!(
+                "region '{region_code}' has no grid plan: run `partition --region … --save` first"
+            )
+        })?;
+        let grid_units = db.plan_grid_units(&region_code, version)?;
+        let unit_index: HashMap<&str, usize> = rg
+            .graph
+            .codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
+        let mut grid_of_unit = vec![usize::MAX; rg.graph.len()];
+        for (g, (_, units)) in grid_units.iter().enumerate() {
+            for u in units {
+                let &i = unit_index.get(u.as_str()).with_context(|| {
+                    format!("unit {u} of the stored plan is not in the region files")
+                })?;
+                grid_of_unit[i] = g;
+            }
+        }
+        let k = grid_units.len();
+        let mut grids: Vec<GridInfo> = grid_units
+            .iter()
+            .map(|(code, _)| GridInfo {
+                code: code.clone(),
+                workload: 0.0,
+                neighbours: Vec::new(),
+            })
+            .collect();
+        for u in 0..rg.graph.len() {
+            let g = grid_of_unit[u];
+            if g == usize::MAX {
+                continue;
+            }
+            grids[g].workload += rg.graph.weights[u];
+            for &(v, _) in &rg.graph.adjacency[u] {
+                let h = grid_of_unit[v];
+                if h != usize::MAX && h != g && !grids[g].neighbours.contains(&h) {
+                    grids[g].neighbours.push(h);
+                }
+            }
+        }
+        let officers = &rg.region.officers;
+        let officer_index: HashMap<&str, usize> = officers
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.id.as_str(), i))
+            .collect();
+        let grid_index: HashMap<&str, usize> = grid_units
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| (c.as_str(), i))
+            .collect();
+        let mut current = vec![None; k];
+        for (grid, officer, since) in db.open_a_posts(&region_code, version)? {
+            if let (Some(&g), Some(&o)) = (
+                grid_index.get(grid.as_str()),
+                officer_index.get(officer.as_str()),
+            ) {
+                current[g] = Some((o, since));
+            } else if let Some(&g) = grid_index.get(grid.as_str()) {
+                // The holder left the roster: an index past the roster marks the post as vacated.
+                current[g] = Some((officers.len(), since));
+            }
+        }
+        let mut structure = assign(&grids, officers, &self.policy, 1, 12.0);
+        let changes = keep_existing(
+            &mut structure,
+            &grids,
+            officers,
+            &current,
+            on,
+            &self.policy,
+            12.0,
+        );
+        let name = |o: Option<usize>| o.and_then(|o| officers.get(o)).map(|o| o.id.clone());
+        let report_changes: Vec<(String, Option<String>, Option<String>, String)> = changes
+            .iter()
+            .map(|c| {
+                (
+                    grids[c.grid].code.clone(),
+                    name(c.from),
+                    name(c.to),
+                    c.reason.clone(),
+                )
+            })
+            .collect();
+        let loads: Vec<f64> = structure
+            .load
+            .iter()
+            .copied()
+            .filter(|&l| l > 0.0)
+            .collect();
+        let at = self.clock.stamp();
+        store.write(|db| -> Result<(), super::AppError> {
+            for (g, grid) in grids.iter().enumerate() {
+                db.set_post(
+                    &region_code,
+                    version,
+                    &grid.code,
+                    "A",
+                    name(structure.a_post[g]).as_deref(),
+                    on,
+                )?;
+                db.set_post(
+                    &region_code,
+                    version,
+                    &grid.code,
+                    "B",
+                    name(structure.b_post[g]).as_deref(),
+                    on,
+                )?;
+            }
+            db.audit(
+                &at,
+                actor,
+                "posts assigned",
+                &region_code,
+                &serde_json::json!({ "version": version, "on": on, "changes": report_changes }),
+            )?;
+            Ok(())
+        })?;
+        Ok(AssignReport {
+            region: region_code,
+            plan_version: version,
+            changes: report_changes,
+            max_load: loads.iter().copied().fold(0.0, f64::max),
+            mean_load: if loads.is_empty() {
+                0.0
+            } else {
+                loads.iter().sum::<f64>() / loads.len() as f64
+            },
+            gaps: structure.gaps,
+        })
+    }
+}
