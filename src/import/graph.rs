@@ -64,6 +64,17 @@ pub fn read_graph(path: &Path, weight: &str) -> Result<UnitGraph, ImportError> {
     }
 }
 
+/// Makes the graph symmetric: an edge listed on one side only is an edge.
+fn symmetrize(graph: &mut UnitGraph) {
+    for i in 0..graph.len() {
+        for (j, len) in graph.adjacency[i].clone() {
+            if !graph.adjacency[j].iter().any(|&(x, _)| x == i) {
+                graph.adjacency[j].push((i, len));
+            }
+        }
+    }
+}
+
 fn bad(file: &str, index: usize, message: String) -> ImportError {
     ImportError::single(
         file,
@@ -159,14 +170,7 @@ fn networkx(file: &str, json: &Value, weight: &str) -> Result<UnitGraph, ImportE
         neighbours.dedup_by_key(|&mut (j, _)| j);
         graph.adjacency.push(neighbours);
     }
-    // Make the graph symmetric: an edge listed on one side only is an edge.
-    for i in 0..graph.len() {
-        for (j, len) in graph.adjacency[i].clone() {
-            if !graph.adjacency[j].iter().any(|&(x, _)| x == i) {
-                graph.adjacency[j].push((i, len));
-            }
-        }
-    }
+    symmetrize(&mut graph);
     if all_lengths && areas.iter().all(Option::is_some) {
         graph.perimeters = Some(
             (0..graph.len())
@@ -235,12 +239,6 @@ fn list_adjacent(file: &str, json: &Value, weight: &str) -> Result<UnitGraph, Im
         neighbours.dedup_by_key(|&mut (j, _)| j);
         graph.adjacency.push(neighbours);
     }
-    for i in 0..graph.len() {
-        for (j, len) in graph.adjacency[i].clone() {
-            if !graph.adjacency[j].iter().any(|&(x, _)| x == i) {
-                graph.adjacency[j].push((i, len));
-            }
-        }
-    }
+    symmetrize(&mut graph);
     Ok(graph)
 }

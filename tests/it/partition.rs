@@ -274,3 +274,33 @@ fn plans_are_stored_as_drafts_and_approval_retires_the_plan_in_force() {
         "conflict: plan 1 is retired, only a draft can be approved"
     );
 }
+
+#[test]
+fn a_broken_graph_file_is_named_by_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g.json");
+    std::fs::write(
+        &file,
+        r#"{"nodes":[{"id":1,"pop":5},{"id":2,"pop":"many"}],"adjacency":[[{"id":2}],[{"id":1}]]}"#,
+    )
+    .unwrap();
+    let err = read_graph(&file, "pop").unwrap_err().to_string();
+    assert!(
+        err.contains("g.json: feature 1: node 2 has no numeric `pop`"),
+        "{err}"
+    );
+    std::fs::write(
+        &file,
+        r#"{"nodes":[{"id":1,"pop":5}],"adjacency":[[{"id":9}]]}"#,
+    )
+    .unwrap();
+    let err = read_graph(&file, "pop").unwrap_err().to_string();
+    assert!(err.contains("node 1 lists an unknown neighbour 9"), "{err}");
+    std::fs::write(&file, "[1, 2").unwrap();
+    assert!(
+        read_graph(&file, "pop")
+            .unwrap_err()
+            .to_string()
+            .contains("g.json:1:")
+    );
+}
