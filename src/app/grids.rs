@@ -209,6 +209,20 @@ pub fn write_grids_geojson(
     Ok(())
 }
 
+/// The store's rows for a plan's grids.
+pub fn grid_rows(grids: &[GridSummary]) -> Vec<crate::store::GridRow> {
+    grids
+        .iter()
+        .map(|g| crate::store::GridRow {
+            code: g.code.clone(),
+            name: g.name.clone(),
+            geometry: crate::generate::geometry_to_json(&g.shape).to_string(),
+            workload: g.workload,
+            units: g.units.clone(),
+        })
+        .collect()
+}
+
 impl super::App {
     /// Stores a plan as the region's next draft version (the region must be imported).
     pub fn save_plan(
@@ -219,16 +233,7 @@ impl super::App {
         actor: &str,
     ) -> Result<i64, super::AppError> {
         let at = self.clock.stamp();
-        let rows: Vec<crate::store::GridRow> = grids
-            .iter()
-            .map(|g| crate::store::GridRow {
-                code: g.code.clone(),
-                name: g.name.clone(),
-                geometry: crate::generate::geometry_to_json(&g.shape).to_string(),
-                workload: g.workload,
-                units: g.units.clone(),
-            })
-            .collect();
+        let rows = grid_rows(grids);
         let mut store = self.open_store()?;
         store.write(|db| -> Result<i64, super::AppError> {
             let version = db.save_plan(region_code, &rows, metrics, &at)?;

@@ -423,12 +423,6 @@ impl super::App {
             plan_region_with_graph(dir, from, to, grids, &self.policy, seed, starts, campaigns)?;
         let summaries = super::grids::grid_summaries(&rg, &plan.assignment, plan.grids);
         let region_code = rg.region.jurisdiction.code.clone();
-        let version = self.save_plan(
-            &region_code,
-            &summaries,
-            &serde_json::json!({ "from": from, "to": to, "tasks": plan.tasks.len() }),
-            actor,
-        )?;
         let tasks: Vec<crate::store::NewTask> = plan
             .tasks
             .iter()
@@ -445,7 +439,22 @@ impl super::App {
             .collect();
         let at = self.clock.stamp();
         let mut store = self.open_store()?;
-        let written = store.write(|db| -> Result<usize, super::AppError> {
+        // The grids and their tasks are one transaction: a plan is never saved without them.
+        let rows = super::grids::grid_rows(&summaries);
+        let (version, written) = store.write(|db| -> Result<(i64, usize), super::AppError> {
+            let version = db.save_plan(
+                &region_code,
+                &rows,
+                &serde_json::json!({ "from": from, "to": to, "tasks": plan.tasks.len() }),
+                &at,
+            )?;
+            db.audit(
+                &at,
+                actor,
+                "plan saved",
+                &region_code,
+                &serde_json::json!({ "version": version, "grids": rows.len() }),
+            )?;
             let n = db.replace_routine_tasks(&region_code, version, from, to, &tasks, &at)?;
             db.audit(
                 &at,
@@ -454,7 +463,7 @@ impl super::App {
                 &region_code,
                 &serde_json::json!({ "version": version, "from": from, "to": to, "tasks": n }),
             )?;
-            Ok(n)
+            Ok((version, n))
         })?;
         Ok((plan, version, written))
     }

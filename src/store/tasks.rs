@@ -75,7 +75,8 @@ impl Db<'_> {
                 t.entity_id,
                 grids.get(&t.grid_code),
                 t.officer_id,
-                t.partner_id,
+                // No partner is NULL, not an empty id (the column references officers).
+                Some(t.partner_id.as_str()).filter(|p| !p.is_empty()),
                 t.kind,
                 t.period_start.to_string(),
                 t.due_on.to_string(),
