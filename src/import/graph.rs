@@ -27,18 +27,7 @@ fn id_text(v: &Value) -> String {
 
 /// Reads a graph file, recognising its kind by its shape.
 pub fn read_graph(path: &Path, weight: &str) -> Result<UnitGraph, ImportError> {
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ImportError::single(
-            &name,
-            Location::File,
-            ProblemKind::Unreadable,
-            format!("cannot read {}: {e}", path.display()),
-        )
-    })?;
+    let (name, text) = super::read_named(path)?;
     let json: Value = serde_json::from_str(&text).map_err(|e| {
         ImportError::single(
             &name,

@@ -112,8 +112,8 @@ fn open_optional(dir: &Path, name: &str, problems: &mut Problems) -> Option<(Fil
     }
 }
 
-/// Reads just the base units of a file (used by import and by the generators).
-pub fn read_units_file(path: &Path, crs: Crs) -> Result<Vec<Unit>, ImportError> {
+/// Reads a whole file, naming it by its file name in problems.
+pub fn read_named(path: &Path) -> Result<(String, String), ImportError> {
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -126,6 +126,12 @@ pub fn read_units_file(path: &Path, crs: Crs) -> Result<Vec<Unit>, ImportError> 
             format!("cannot read {}: {e}", path.display()),
         )
     })?;
+    Ok((name, text))
+}
+
+/// Reads just the base units of a file (used by import and by the generators).
+pub fn read_units_file(path: &Path, crs: Crs) -> Result<Vec<Unit>, ImportError> {
+    let (name, text) = read_named(path)?;
     let mut problems = Problems::default();
     let units = geojson::read_units(&name, &text, crs, &mut problems);
     problems.into_result(units)

@@ -6,23 +6,14 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use gridpatrol::app::plan::{class_timeline, plan_region};
 use gridpatrol::domain::schedule::obligations;
-use gridpatrol::generate::register::{Options, generate};
-use gridpatrol::import::{UNITS, read_region, read_units_file};
+use gridpatrol::import::read_region;
 use gridpatrol::spatial::crs::Crs;
 
 use crate::support::{TinyRegion, date};
 
 #[test]
 fn a_year_of_tasks_meets_every_obligation_once_inside_its_window() {
-    let region = TinyRegion::new();
-    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
-    let options = Options {
-        businesses: 200,
-        seed: 4,
-        as_of: date("2026-12-31"),
-        officers: Some(10),
-    };
-    generate(&units, region.path(), &options).unwrap();
+    let region = TinyRegion::generated(200, 4, "2026-12-31", Some(10));
     let policy = gridpatrol::domain::policy::Policy::default();
     let (from, to) = (date("2027-01-01"), date("2027-12-31"));
     let plan = plan_region(region.path(), from, to, Some(2), &policy, 1, Some(2)).unwrap();
@@ -86,19 +77,7 @@ fn a_year_of_tasks_meets_every_obligation_once_inside_its_window() {
 
 #[test]
 fn the_plan_command_prints_the_csv_columns() {
-    let region = TinyRegion::new();
-    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
-    generate(
-        &units,
-        region.path(),
-        &Options {
-            businesses: 50,
-            seed: 2,
-            as_of: date("2026-12-31"),
-            officers: Some(6),
-        },
-    )
-    .unwrap();
+    let region = TinyRegion::generated(50, 2, "2026-12-31", Some(6));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_gridpatrol"))
         .args([
             "plan",
@@ -135,19 +114,7 @@ fn the_plan_command_prints_the_csv_columns() {
 #[test]
 fn a_saved_plan_gives_each_officer_an_ordered_due_list_a_route_and_a_calendar() {
     let t = crate::support::TestApp::new("2027-01-20");
-    let region = TinyRegion::new();
-    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
-    generate(
-        &units,
-        region.path(),
-        &Options {
-            businesses: 120,
-            seed: 8,
-            as_of: date("2026-12-31"),
-            officers: Some(8),
-        },
-    )
-    .unwrap();
+    let region = TinyRegion::generated(120, 8, "2026-12-31", Some(8));
     t.app
         .import_region(region.path(), Crs::Wgs84, "test")
         .unwrap();
@@ -219,19 +186,7 @@ fn a_saved_plan_gives_each_officer_an_ordered_due_list_a_route_and_a_calendar() 
 
 #[test]
 fn areas_posts_and_staffing_and_a_shortfall_is_reported_per_grid() {
-    let region = TinyRegion::new();
-    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
-    generate(
-        &units,
-        region.path(),
-        &Options {
-            businesses: 150,
-            seed: 5,
-            as_of: date("2026-12-31"),
-            officers: Some(10),
-        },
-    )
-    .unwrap();
+    let region = TinyRegion::generated(150, 5, "2026-12-31", Some(10));
     let policy = gridpatrol::domain::policy::Policy::default();
     let (from, to) = (date("2027-01-01"), date("2027-12-31"));
     let plan = plan_region(region.path(), from, to, Some(2), &policy, 1, Some(2)).unwrap();
@@ -279,19 +234,7 @@ fn areas_posts_and_staffing_and_a_shortfall_is_reported_per_grid() {
 fn campaigns_and_complaints_take_routine_visits_into_one_visit() {
     use gridpatrol::app::plan::plan_region_with_graph;
     use gridpatrol::domain::campaign::{Campaign, CampaignFilter};
-    let region = TinyRegion::new();
-    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
-    generate(
-        &units,
-        region.path(),
-        &Options {
-            businesses: 160,
-            seed: 6,
-            as_of: date("2027-02-01"),
-            officers: Some(10),
-        },
-    )
-    .unwrap();
+    let region = TinyRegion::generated(160, 6, "2027-02-01", Some(10));
     let policy = gridpatrol::domain::policy::Policy::default();
     let (from, to) = (date("2027-01-01"), date("2027-06-30"));
     let campaign = Campaign {
@@ -367,19 +310,7 @@ fn campaigns_and_complaints_take_routine_visits_into_one_visit() {
 
 #[test]
 fn a_random_draw_replays_from_its_seed_and_respects_conflicts() {
-    let region = TinyRegion::new();
-    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
-    generate(
-        &units,
-        region.path(),
-        &Options {
-            businesses: 400,
-            seed: 9,
-            as_of: date("2027-01-01"),
-            officers: Some(8),
-        },
-    )
-    .unwrap();
+    let region = TinyRegion::generated(400, 9, "2027-01-01", Some(8));
     let files = read_region(
         region.path(),
         Crs::Wgs84,
@@ -445,19 +376,7 @@ fn a_random_draw_replays_from_its_seed_and_respects_conflicts() {
 #[test]
 fn assign_keeps_posts_rotates_at_the_limit_and_says_why() {
     let t = crate::support::TestApp::new("2027-01-01");
-    let region = TinyRegion::new();
-    let units = read_units_file(&region.path().join(UNITS), Crs::Wgs84).unwrap();
-    generate(
-        &units,
-        region.path(),
-        &Options {
-            businesses: 120,
-            seed: 3,
-            as_of: date("2026-12-31"),
-            officers: Some(12),
-        },
-    )
-    .unwrap();
+    let region = TinyRegion::generated(120, 3, "2026-12-31", Some(12));
     t.app
         .import_region(region.path(), Crs::Wgs84, "test")
         .unwrap();

@@ -107,6 +107,30 @@ impl TinyRegion {
         region
     }
 
+    /// The tiny region's two units with a generated register in place of its own.
+    pub fn generated(businesses: usize, seed: u64, as_of: &str, officers: Option<usize>) -> Self {
+        use gridpatrol::generate::register::{Options, generate};
+        use gridpatrol::import::{UNITS, read_units_file};
+        let region = TinyRegion::new();
+        let units = read_units_file(
+            &region.path().join(UNITS),
+            gridpatrol::spatial::crs::Crs::Wgs84,
+        )
+        .unwrap();
+        generate(
+            &units,
+            region.path(),
+            &Options {
+                businesses,
+                seed,
+                as_of: date(as_of),
+                officers,
+            },
+        )
+        .unwrap();
+        region
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
