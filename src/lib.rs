@@ -5,7 +5,8 @@
 //! Modules in reading order: the pure [`domain`] decides; [`spatial`] does geometry;
 //! [`import`] turns region files into domain values; [`store`] is the only SQL;
 //! [`app`] joins store and domain and reads the clock; [`http`] serves it; [`jobs`] runs
-//! the scheduled work; [`generate`] makes synthetic regions; [`cli`] is the command line.
+//! the scheduled work; [`generate`] makes synthetic regions; [`cli`] is the command line;
+//! [`par`] splits slices over the cores.
 
 pub mod app;
 pub mod cli;
@@ -14,5 +15,6 @@ pub mod generate;
 pub mod http;
 pub mod import;
 pub mod jobs;
+pub mod par;
 pub mod spatial;
 pub mod store;

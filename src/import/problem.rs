@@ -127,6 +127,24 @@ impl Problems {
         self.total == 0
     }
 
+    /// Adds another file's problems after these.
+    pub fn append(&mut self, other: Problems) {
+        self.total += other.total;
+        for (kind, n) in other.by_kind {
+            *self.by_kind.entry(kind).or_default() += n;
+        }
+        let room = PROBLEMS_KEPT.saturating_sub(self.kept.len());
+        self.kept.extend(other.kept.into_iter().take(room));
+    }
+
+    /// Orders the kept problems top to bottom (stable: a line's problems keep their order).
+    pub fn sort_by_line(&mut self) {
+        self.kept.sort_by_key(|p| match p.location {
+            Location::Line { line, .. } => line,
+            _ => 0,
+        });
+    }
+
     pub fn into_result<T>(self, value: T) -> Result<T, ImportError> {
         if self.is_empty() {
             Ok(value)

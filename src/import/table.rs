@@ -1,6 +1,5 @@
 //! CSV region files read by column name, every field checked, problems named by line and column.
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::str::FromStr;
 
@@ -12,7 +11,8 @@ use super::problem::{Location, ProblemKind, Problems};
 /// One CSV file being read: header positions and the current line.
 pub struct Table<'p> {
     pub file: String,
-    columns: HashMap<String, usize>,
+    /// Header names and positions: a handful, so a scan beats hashing on every field.
+    columns: Vec<(String, usize)>,
     problems: &'p mut Problems,
 }
 
@@ -36,6 +36,7 @@ impl<'p> Table<'p> {
         size: u64,
         required: &[&str],
         problems: &'p mut Problems,
+        progress: &indicatif::MultiProgress,
         mut each: impl FnMut(&mut Row<'_, 'p>),
     ) -> usize {
         let mut csv = csv::ReaderBuilder::new()
@@ -56,7 +57,7 @@ impl<'p> Table<'p> {
                 return 0;
             }
         };
-        let columns: HashMap<String, usize> = headers
+        let columns: Vec<(String, usize)> = headers
             .iter()
             .enumerate()
             .map(|(i, h)| (h.trim_start_matches('\u{feff}').to_owned(), i))
@@ -64,7 +65,7 @@ impl<'p> Table<'p> {
         let missing: Vec<&str> = required
             .iter()
             .copied()
-            .filter(|c| !columns.contains_key(*c))
+            .filter(|c| !columns.iter().any(|(name, _)| name == *c))
             .collect();
         if !missing.is_empty() {
             problems.push(
@@ -83,7 +84,7 @@ impl<'p> Table<'p> {
             return 0;
         }
         let progress = if size > PROGRESS_BYTES {
-            let bar = ProgressBar::new(size);
+            let bar = progress.add(ProgressBar::new(size));
             if let Ok(style) =
                 ProgressStyle::with_template("{msg:>20} [{bar:40}] {bytes}/{total_bytes} {eta}")
             {
@@ -134,7 +135,7 @@ impl<'p> Table<'p> {
     }
 }
 
-impl Row<'_, '_> {
+impl<'t> Row<'t, '_> {
     pub fn problem(&mut self, column: Option<&str>, kind: ProblemKind, message: impl Into<String>) {
         let location = Location::Line {
             line: self.line,
@@ -146,25 +147,27 @@ impl Row<'_, '_> {
     }
 
     /// The raw text of a column ("" for an optional column the file does not have).
-    pub fn text(&self, column: &str) -> &str {
+    pub fn text(&self, column: &str) -> &'t str {
+        let record: &'t csv::StringRecord = self.record;
         self.table
             .columns
-            .get(column)
-            .and_then(|&i| self.record.get(i))
+            .iter()
+            .find(|(name, _)| name == column)
+            .and_then(|&(_, i)| record.get(i))
             .unwrap_or("")
     }
 
     pub fn required(&mut self, column: &str) -> Option<String> {
-        let text = self.text(column).trim().to_owned();
+        let text = self.text(column).trim();
         if text.is_empty() {
             self.problem(Some(column), ProblemKind::BadValue, "is empty");
             return None;
         }
-        Some(text)
+        Some(text.to_owned())
     }
 
     pub fn parse<T: FromStr<Err = String>>(&mut self, column: &str) -> Option<T> {
-        let text = self.text(column).trim().to_owned();
+        let text = self.text(column).trim();
         match text.parse::<T>() {
             Ok(v) => Some(v),
             Err(message) => {
@@ -175,8 +178,8 @@ impl Row<'_, '_> {
     }
 
     pub fn date(&mut self, column: &str) -> Option<NaiveDate> {
-        let text = self.text(column).trim().to_owned();
-        match parse_date(&text) {
+        let text = self.text(column).trim();
+        match parse_date(text) {
             Ok(d) => Some(d),
             Err(message) => {
                 self.problem(Some(column), ProblemKind::BadDate, message);
@@ -207,7 +210,7 @@ impl Row<'_, '_> {
     }
 
     pub fn number<T: FromStr>(&mut self, column: &str, what: &str) -> Option<T> {
-        let text = self.text(column).trim().to_owned();
+        let text = self.text(column).trim();
         match text.parse::<T>() {
             Ok(v) => Some(v),
             Err(_) => {
@@ -224,9 +227,65 @@ impl Row<'_, '_> {
 
 /// ISO 8601 calendar date, `YYYY-MM-DD`, nothing else.
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    let shaped = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
-    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(date) if shaped => Ok(date),
-        _ => Err(format!("'{text}' is not a date (expected YYYY-MM-DD)")),
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        match (digits(0..4), digits(5..7), digits(8..10)) {
+            (Some(y), Some(m), Some(d)) => i32::try_from(y)
+                .ok()
+                .and_then(|y| NaiveDate::from_ymd_opt(y, m, d)),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    date.ok_or_else(|| format!("'{text}' is not a date (expected YYYY-MM-DD)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_date;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn dates_are_iso_calendar_dates_and_nothing_else() {
+        assert_eq!(
+            parse_date("2024-02-29"),
+            Ok(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap())
+        );
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "2026/01/01",
+            "20260101",
+            "2026-01-0a",
+            "+026-01-01",
+            "2026-01-01 ",
+            "",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_day_reads_back(days in 0i64..200_000) {
+            let day = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap() + chrono::Duration::days(days);
+            proptest::prop_assert_eq!(parse_date(&day.format("%Y-%m-%d").to_string()), Ok(day));
+        }
+
+        #[test]
+        fn agrees_with_chrono_on_any_ten_characters(text in "[0-9+-]{10}") {
+            let chrono = NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+                .ok()
+                .filter(|_| text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-'
+                    && text.bytes().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit()));
+            proptest::prop_assert_eq!(parse_date(&text).ok(), chrono);
+        }
     }
 }

@@ -87,31 +87,13 @@ impl UnitLocator {
 impl UnitLocator {
     /// Locates many points, split over the machine's cores. `None` points stay `None`.
     pub fn locate_all(&self, points: &[Option<(f64, f64)>]) -> Vec<Option<usize>> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
-        if points.len() < 10_000 || threads == 1 {
-            return points
-                .iter()
+        crate::par::map_chunks(points, 10_000, |_, part| {
+            part.iter()
                 .map(|p| p.and_then(|(x, y)| self.locate(x, y)))
-                .collect();
-        }
-        let chunk = points.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = points
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|p| p.and_then(|(x, y)| self.locate(x, y)))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
+                .collect::<Vec<_>>()
         })
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
