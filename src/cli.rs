@@ -140,6 +140,10 @@ pub enum Command {
         /// Partitioning starts (default sized to the region).
         #[arg(long)]
         starts: Option<usize>,
+        /// Keep this grid plan instead of partitioning: a grids GeoJSON (as `partition
+        /// --out` writes) or a CSV `unit,grid`.
+        #[arg(long, conflicts_with = "grids")]
+        grid_plan: Option<PathBuf>,
         /// Also store the grids (as the next draft plan) and the tasks in the database; the
         /// region must have been imported.
         #[arg(long)]
@@ -492,6 +496,7 @@ pub fn run(cli: Cli) -> Result<()> {
             grids,
             seed,
             starts,
+            grid_plan,
             save,
             campaign,
         } => {
@@ -510,35 +515,28 @@ pub fn run(cli: Cli) -> Result<()> {
                 );
                 campaigns.push(c);
             }
-            let plan = if save || !campaigns.is_empty() {
-                let (plan, version, written) = if save {
-                    app.save_patrol_plan(&region, from, to, grids, seed, starts, &campaigns, "cli")?
-                } else {
-                    let (plan, _) = crate::app::plan::plan_region_with_graph(
-                        &region,
-                        from,
-                        to,
-                        grids,
-                        &app.policy,
-                        seed,
-                        starts,
-                        &campaigns,
-                    )?;
-                    (plan, 0, 0)
-                };
-                if save {
-                    eprintln!(
-                        "saved draft grid plan {version} and {written} tasks in {}",
-                        app.db_path.display()
-                    );
-                }
+            let request = crate::app::plan::PlanRequest {
+                from,
+                to,
+                grids,
+                grid_plan,
+                seed,
+                starts,
+                campaigns,
+            };
+            let plan = if save {
+                let (plan, version, written) = app.save_patrol_plan(&region, &request, "cli")?;
                 eprintln!(
                     "saved draft grid plan {version} and {written} tasks in {}",
                     app.db_path.display()
                 );
                 plan
             } else {
-                crate::app::plan::plan_region(&region, from, to, grids, &app.policy, seed, starts)?
+                let (plan, graph) =
+                    crate::app::plan::plan_region_with_graph(&region, &request, &app.policy)?;
+                // The process ends soon: the register need not be freed row by row.
+                std::mem::forget(graph);
+                plan
             };
             let mut out =
                 csv::Writer::from_writer(std::io::BufWriter::new(std::io::stdout().lock()));
@@ -552,19 +550,36 @@ pub fn run(cli: Cli) -> Result<()> {
                 "due_by",
                 "covers",
             ])?;
+            // Every date of the plan is in its range: format each day once, not per task.
+            let days: Vec<String> = from
+                .iter_days()
+                .take_while(|d| *d <= to)
+                .map(|d| d.to_string())
+                .collect();
+            let text_of = |d: NaiveDate| -> std::borrow::Cow<'_, str> {
+                usize::try_from((d - from).num_days())
+                    .ok()
+                    .and_then(|i| days.get(i))
+                    .map_or_else(|| d.to_string().into(), |s| s.as_str().into())
+            };
+            let mut covers = String::new();
             for t in &plan.tasks {
+                use std::fmt::Write as _;
+                covers.clear();
+                write!(covers, "{}", t.covers)?;
                 out.write_record([
-                    t.date.to_string(),
-                    t.entity_id.clone(),
-                    t.grid.clone(),
-                    t.officer_id.clone(),
-                    t.partner_id.clone(),
-                    t.kind.to_owned(),
-                    t.due_by.to_string(),
-                    t.covers.to_string(),
+                    &*text_of(t.date),
+                    &t.entity_id,
+                    &t.grid,
+                    &t.officer_id,
+                    &t.partner_id,
+                    t.kind,
+                    &text_of(t.due_by),
+                    &covers,
                 ])?;
             }
             out.flush()?;
+            tracing::info!("plan: written");
             let (max, mean): (usize, f64) = plan
                 .daily_load
                 .values()
@@ -588,11 +603,17 @@ pub fn run(cli: Cli) -> Result<()> {
                 st.officers_needed,
                 st.officers_on_roster
             );
-            for (code, needed, have) in &st.areas {
+            // The tightest areas first; the whole list is in the saved plan and the API.
+            let mut areas: Vec<&(String, f64, f64)> = st.areas.iter().collect();
+            areas.sort_by(|a, b| (a.2 - a.1).total_cmp(&(b.2 - b.1)));
+            for (code, needed, have) in areas.iter().take(10) {
                 eprintln!(
                     "  area {code}: needs {needed:.0} h, its group has {have:.0} h ({:+.0} h)",
                     have - needed
                 );
+            }
+            if areas.len() > 10 {
+                eprintln!("  … and {} more areas", areas.len() - 10);
             }
             if !plan.structure.gaps.is_empty() {
                 eprintln!(
@@ -629,6 +650,8 @@ pub fn run(cli: Cli) -> Result<()> {
                     );
                 }
             }
+            // The process ends here: millions of tasks need not be freed one by one.
+            std::mem::forget(plan);
             Ok(())
         }
         Command::Plans {

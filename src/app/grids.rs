@@ -24,6 +24,8 @@ pub struct RegionGraph {
     pub region: RegionData,
     /// Per unit: businesses of class A, B, C, D.
     pub classes: Vec<[usize; 4]>,
+    /// Per business (in register order): its unit, `None` when unlocated.
+    pub unit_of: Vec<Option<usize>>,
 }
 
 pub fn region_graph(
@@ -32,18 +34,37 @@ pub fn region_graph(
     policy: &Policy,
     as_of: NaiveDate,
 ) -> Result<RegionGraph> {
+    let started = std::time::Instant::now();
     let region = read_region(dir, crs, policy)?;
+    tracing::debug!(elapsed = ?started.elapsed(), "region read");
     let shapes: Vec<_> = region.units.iter().map(|u| u.shape.clone()).collect();
     let mut order: Vec<usize> = (0..region.units.len()).collect();
     order.sort_by(|&a, &b| region.units[a].code.cmp(&region.units[b].code));
     let locator = UnitLocator::new(order.iter().map(|&i| shapes[i].clone()).collect());
+    let points: Vec<Option<(f64, f64)>> = region.businesses.iter().map(|b| b.location).collect();
+    let unit_of: Vec<Option<usize>> = locator
+        .locate_all(&points)
+        .into_iter()
+        .map(|k| k.map(|k| order[k]))
+        .collect();
+    let pairs: Vec<(
+        &crate::domain::entity::Business,
+        &crate::domain::entity::Records,
+    )> = region.businesses.iter().zip(&region.records).collect();
     let mut classes: Vec<Vec<RiskClass>> = vec![Vec::new(); region.units.len()];
-    for (b, r) in region.businesses.iter().zip(&region.records) {
-        if let Some(k) = b.location.and_then(|(x, y)| locator.locate(x, y)) {
-            classes[order[k]].push(class_only(b, r, as_of, policy));
+    let classified = crate::par::map_chunks(&pairs, 10_000, |_, part| {
+        part.iter()
+            .map(|(b, r)| class_only(b, r, as_of, policy))
+            .collect::<Vec<_>>()
+    });
+    for (unit, class) in unit_of.iter().zip(classified.into_iter().flatten()) {
+        if let Some(u) = unit {
+            classes[*u].push(class);
         }
     }
+    tracing::debug!(elapsed = ?started.elapsed(), "businesses located and classified");
     let adj = adjacency(&shapes);
+    tracing::debug!(elapsed = ?started.elapsed(), "units' adjacency");
     let graph = UnitGraph {
         codes: region.units.iter().map(|u| u.code.clone()).collect(),
         names: region.units.iter().map(|u| u.name.clone()).collect(),
@@ -72,6 +93,7 @@ pub fn region_graph(
         graph,
         region,
         classes: counts,
+        unit_of,
     })
 }
 

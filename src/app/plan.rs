@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -22,15 +23,19 @@ use crate::spatial::crs::Crs;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlannedTask {
     pub date: NaiveDate,
-    pub entity_id: String,
-    pub grid: String,
-    pub officer_id: String,
-    pub partner_id: String,
+    /// Entity, grid and officer ids are shared by the many tasks that name them.
+    pub entity_id: Arc<str>,
+    pub grid: Arc<str>,
+    pub officer_id: Arc<str>,
+    pub partner_id: Arc<str>,
     pub kind: &'static str,
     pub due_by: NaiveDate,
     pub class: RiskClass,
     #[serde(skip)]
     pub grid_index: usize,
+    /// The business's position in the register (orders tasks of a day and officer).
+    #[serde(skip)]
+    pub business_index: usize,
     /// Routine visits this special or targeted visit also satisfies (merged into it).
     pub covers: usize,
 }
@@ -57,6 +62,8 @@ pub struct PatrolPlan {
     #[serde(skip)]
     pub assignment: Vec<usize>,
     pub grids: usize,
+    /// The code of each grid: G01… when partitioned, or the labels of the plan kept.
+    pub grid_codes: Vec<String>,
 }
 
 /// The classes a business will have over `[from, to]` if no new record comes: classify at
@@ -81,34 +88,61 @@ pub fn class_timeline(
     timeline
 }
 
-/// Plans routine patrols for a region between two dates.
-pub fn plan_region(
-    dir: &Path,
-    from: NaiveDate,
-    to: NaiveDate,
-    grids: Option<usize>,
-    policy: &Policy,
-    seed: u64,
-    starts: Option<usize>,
-) -> Result<PatrolPlan> {
-    Ok(plan_region_with_graph(dir, from, to, grids, policy, seed, starts, &[])?.0)
+/// What to plan: the range, how to make the grids (or which grid plan to keep), the seed,
+/// and any special campaigns.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Number of grids to partition into (default: one per certified officer).
+    pub grids: Option<usize>,
+    /// An existing grid plan to keep instead of partitioning: a grids GeoJSON (as
+    /// `partition --out` writes) or a CSV `unit,grid`.
+    pub grid_plan: Option<std::path::PathBuf>,
+    pub seed: u64,
+    pub starts: Option<usize>,
+    pub campaigns: Vec<Campaign>,
 }
 
-/// [`plan_region`] with special campaigns, also returning the region's graph (to save the
-/// grids with the tasks).
-#[allow(clippy::too_many_arguments)]
+impl PlanRequest {
+    /// A plan of routine patrols over `[from, to]` with the default grids and seed 1.
+    pub fn new(from: NaiveDate, to: NaiveDate) -> Self {
+        PlanRequest {
+            from,
+            to,
+            grids: None,
+            grid_plan: None,
+            seed: 1,
+            starts: None,
+            campaigns: Vec::new(),
+        }
+    }
+}
+
+/// Plans routine patrols for a region between two dates.
+pub fn plan_region(dir: &Path, request: &PlanRequest, policy: &Policy) -> Result<PatrolPlan> {
+    Ok(plan_region_with_graph(dir, request, policy)?.0)
+}
+
+/// [`plan_region`], also returning the region's graph (to save the grids with the tasks).
 pub fn plan_region_with_graph(
     dir: &Path,
-    from: NaiveDate,
-    to: NaiveDate,
-    grids: Option<usize>,
+    request: &PlanRequest,
     policy: &Policy,
-    seed: u64,
-    starts: Option<usize>,
-    campaigns: &[Campaign],
 ) -> Result<(PatrolPlan, super::grids::RegionGraph)> {
+    let PlanRequest {
+        from,
+        to,
+        grids,
+        ref grid_plan,
+        seed,
+        starts,
+        ref campaigns,
+    } = *request;
     anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+    let started = std::time::Instant::now();
     let rg = region_graph(dir, Crs::Wgs84, policy, from)?;
+    tracing::info!(elapsed = ?started.elapsed(), businesses = rg.region.businesses.len(), "plan: region read and classified");
     let region = &rg.region;
     let certified: Vec<&crate::domain::entity::Officer> = region
         .officers
@@ -121,25 +155,39 @@ pub fn plan_region_with_graph(
         certified.len(),
         policy.min_officers_per_visit
     );
-    let k = grids.unwrap_or(certified.len()).clamp(1, rg.graph.len());
-    let plan = partition(
-        &rg.graph,
-        &PartitionOptions {
-            grids: k,
-            tolerance: 0.05,
-            seed,
-            starts,
-        },
-    )
-    .context("partitioning the region into grids")?;
+    let (assignment, labels): (Vec<usize>, Vec<String>) = match grid_plan {
+        Some(path) => {
+            let (assignment, labels) = super::grids::read_plan(path, &rg.graph)?;
+            (assignment, labels)
+        }
+        None => {
+            let k = grids.unwrap_or(certified.len()).clamp(1, rg.graph.len());
+            let made = partition(
+                &rg.graph,
+                &PartitionOptions {
+                    grids: k,
+                    tolerance: 0.05,
+                    seed,
+                    starts,
+                },
+            )
+            .context("partitioning the region into grids")?;
+            (
+                made.assignment,
+                (1..=k).map(|g| format!("G{g:02}")).collect(),
+            )
+        }
+    };
+    let k = labels.len();
+    tracing::info!(elapsed = ?started.elapsed(), grids = k, "plan: grids made");
 
     // Areas, groups and posts (workload per year against a year of hours).
     let mut grid_load = vec![0.0; k];
     let mut grid_neighbours: Vec<std::collections::BTreeSet<usize>> = vec![Default::default(); k];
-    for (u, &g) in plan.assignment.iter().enumerate() {
+    for (u, &g) in assignment.iter().enumerate() {
         grid_load[g] += rg.graph.weights[u];
         for &(v, _) in &rg.graph.adjacency[u] {
-            let h = plan.assignment[v];
+            let h = assignment[v];
             if h != g {
                 grid_neighbours[g].insert(h);
             }
@@ -147,153 +195,138 @@ pub fn plan_region_with_graph(
     }
     let grid_infos: Vec<GridInfo> = (0..k)
         .map(|g| GridInfo {
-            code: format!("G{:02}", g + 1),
+            code: labels[g].clone(),
             workload: grid_load[g],
             neighbours: grid_neighbours[g].iter().copied().collect(),
         })
         .collect();
     let structure = assign(&grid_infos, &region.officers, policy, seed, 12.0);
+    tracing::info!(elapsed = ?started.elapsed(), "plan: posts assigned");
     let officers = &region.officers;
     let lead_of = |g: usize| structure.a_post[g];
     let partner_of = |g: usize| structure.b_post[g];
 
-    // Obligations and tasks.
-    let mut shapes_order: Vec<usize> = (0..region.units.len()).collect();
-    shapes_order.sort_by(|&a, &b| region.units[a].code.cmp(&region.units[b].code));
-    let locator = crate::spatial::locate::UnitLocator::new(
-        shapes_order
-            .iter()
-            .map(|&i| region.units[i].shape.clone())
-            .collect(),
-    );
+    // Obligations: each business's routine, targeted and special visits, in parallel over
+    // slices of the register, gathered per A-post officer in register order.
     let range = Window {
         start: from,
         end: to,
     };
-    // Per officer: (business, window, class, grid, kind, routine windows it covers).
+    let owing = Owing {
+        rg: &rg,
+        assignment: &assignment,
+        labels: &labels,
+        structure: &structure,
+        campaigns,
+        range,
+        policy,
+    };
+    let indices: Vec<usize> = (0..region.businesses.len()).collect();
     let mut per_officer: BTreeMap<usize, Vec<Pending>> = BTreeMap::new();
-    let (mut unlocated, mut already_satisfied, mut unassigned, mut merged) = (0, 0, 0, 0);
-    let deadline = chrono::Days::new(u64::from(policy.targeted_deadline_days));
-    for (i, (b, r)) in region.businesses.iter().zip(&region.records).enumerate() {
-        let Some(unit) = b
-            .location
-            .and_then(|(x, y)| locator.locate(x, y))
-            .map(|k| shapes_order[k])
-        else {
-            unlocated += 1;
-            continue;
-        };
-        let g = plan.assignment[unit];
-        let visits: Vec<NaiveDate> = r.inspections.iter().map(|v| v.date).collect();
-        let timeline = class_timeline(b, r, from, to, policy);
-        let class_on = |day: NaiveDate| {
-            timeline
-                .iter()
-                .rev()
-                .find(|(d, _)| *d <= day)
-                .map_or(timeline[0].1, |(_, c)| *c)
-        };
-        let mut routine: Vec<(Window, RiskClass)> = Vec::new();
-        for o in obligations(&timeline, &visits, from, to, policy) {
-            if o.satisfied_by.is_some() {
-                already_satisfied += 1;
-            } else {
-                routine.push((o.window, o.class));
-            }
+    let mut counts = Owed::default();
+    for part in crate::par::map_chunks(&indices, 10_000, |_, chunk| owing.owe(chunk)) {
+        for (officer, list) in part.per_officer {
+            per_officer.entry(officer).or_default().extend(list);
         }
-        // Targeted visits: complaints not followed by an inspection, due within the deadline.
-        let mut others: Vec<(Window, &'static str, RiskClass)> = Vec::new();
-        for c in &r.complaints {
-            let due_by = c.date.checked_add_days(deadline).unwrap_or(c.date);
-            if due_by < from || c.date > to || visits.iter().any(|&v| v >= c.date) {
-                continue;
-            }
-            others.push((
-                Window {
-                    start: c.date.max(from),
-                    end: due_by.min(to),
-                },
-                "targeted",
-                class_on(c.date.max(from)),
-            ));
-        }
-        let area = &structure.areas[structure.area_of_grid[g]].code;
-        let grid_code = format!("G{:02}", g + 1);
-        for campaign in campaigns {
-            let window = Window {
-                start: campaign.from.max(from),
-                end: campaign.to.min(to),
-            };
-            let class = class_on(window.start);
-            if window.start <= window.end
-                && campaign
-                    .filter
-                    .matches(&b.industry, class, &grid_code, area)
-            {
-                others.push((window, "special", class));
-            }
-        }
-        let (covered, narrowed) = merge(
-            &routine.iter().map(|(w, _)| *w).collect::<Vec<_>>(),
-            &others.iter().map(|(w, _, _)| *w).collect::<Vec<_>>(),
-        );
-        let Some(lead) = lead_of(g) else {
-            unassigned += routine.len() + others.len();
-            continue;
-        };
-        let list = per_officer.entry(lead).or_default();
-        for (o, (_, kind, class)) in others.iter().enumerate() {
-            let covers = covered.iter().filter(|&&c| c == Some(o)).count();
-            merged += covers;
-            list.push((i, narrowed[o], *class, g, kind, covers));
-        }
-        for ((window, class), cover) in routine.iter().zip(&covered) {
-            if cover.is_none() {
-                list.push((i, *window, *class, g, "routine", 0));
+        counts.unlocated += part.unlocated;
+        counts.already_satisfied += part.already_satisfied;
+        counts.unassigned += part.unassigned;
+        counts.merged += part.merged;
+    }
+    let Owed {
+        unlocated,
+        already_satisfied,
+        unassigned,
+        merged,
+        ..
+    } = counts;
+    tracing::info!(elapsed = ?started.elapsed(), "plan: obligations owed");
+    let grid_codes: Vec<Arc<str>> = labels.iter().map(|l| Arc::from(l.as_str())).collect();
+    let officer_ids: Vec<Arc<str>> = officers.iter().map(|o| Arc::from(o.id.as_str())).collect();
+    let no_partner: Arc<str> = Arc::from("");
+    let mut entity_ids: Vec<Arc<str>> = vec![no_partner.clone(); region.businesses.len()];
+    for list in per_officer.values() {
+        for t in list {
+            if entity_ids[t.0].is_empty() {
+                entity_ids[t.0] = Arc::from(region.businesses[t.0].id.as_str());
             }
         }
     }
-    let mut tasks = Vec::new();
-    let mut daily_load = BTreeMap::new();
-    for (&officer, list) in &per_officer {
-        // Targeted visits are top priority: due on their first day; the rest are spread.
-        let windows: Vec<Window> = list
-            .iter()
-            .map(|t| {
-                if t.4 == "targeted" {
-                    Window {
-                        start: t.1.start,
-                        end: t.1.start,
-                    }
-                } else {
-                    t.1
+    // Due dates, officer by officer (each officer's days are independent), in parallel.
+    let lists: Vec<(&usize, &Vec<Pending>)> = per_officer.iter().collect();
+    let dated = crate::par::map_chunks(&lists, 2, |_, part| {
+        part.iter()
+            .map(|&(&officer, list)| {
+                // Targeted visits are top priority: due on their first day; the rest spread.
+                let windows: Vec<Window> = list
+                    .iter()
+                    .map(|t| {
+                        if t.4 == "targeted" {
+                            Window {
+                                start: t.1.start,
+                                end: t.1.start,
+                            }
+                        } else {
+                            t.1
+                        }
+                    })
+                    .collect();
+                let due = spread_due_dates(&windows, range);
+                let mut per_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+                let mut tasks = Vec::with_capacity(list.len());
+                for ((i, window, class, g, kind, covers), date) in list.iter().zip(due) {
+                    *per_day.entry(date).or_default() += 1;
+                    tasks.push(PlannedTask {
+                        date,
+                        entity_id: entity_ids[*i].clone(),
+                        grid: grid_codes[*g].clone(),
+                        officer_id: officer_ids[officer].clone(),
+                        partner_id: partner_of(*g)
+                            .map_or_else(|| no_partner.clone(), |p| officer_ids[p].clone()),
+                        kind,
+                        due_by: window.end.min(to).max(date),
+                        class: *class,
+                        grid_index: *g,
+                        business_index: *i,
+                        covers: *covers,
+                    });
                 }
+                let max = per_day.values().copied().max().unwrap_or(0);
+                let mean = list.len() as f64 / per_day.len().max(1) as f64;
+                (
+                    tasks,
+                    (officers[officer].id.clone(), (list.len(), max, mean)),
+                )
             })
-            .collect();
-        let due = spread_due_dates(&windows, range);
-        let mut per_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
-        for ((i, window, class, g, kind, covers), date) in list.iter().zip(due) {
-            *per_day.entry(date).or_default() += 1;
-            tasks.push(PlannedTask {
-                date,
-                entity_id: region.businesses[*i].id.to_string(),
-                grid: format!("G{:02}", g + 1),
-                officer_id: officers[officer].id.clone(),
-                partner_id: partner_of(*g).map_or_else(String::new, |p| officers[p].id.clone()),
-                kind,
-                due_by: window.end.min(to).max(date),
-                class: *class,
-                grid_index: *g,
-                covers: *covers,
-            });
-        }
-        let max = per_day.values().copied().max().unwrap_or(0);
-        let mean = list.len() as f64 / per_day.len().max(1) as f64;
-        daily_load.insert(officers[officer].id.clone(), (list.len(), max, mean));
-    }
-    tasks.sort_by(|a, b| {
-        (a.date, &a.officer_id, &a.entity_id).cmp(&(b.date, &b.officer_id, &b.entity_id))
+            .collect::<Vec<_>>()
     });
+    // By day, then officer id, then register order: each officer's tasks are in register
+    // order already; deal them into day buckets officer by officer, in id order.
+    let mut dated: Vec<_> = dated.into_iter().flatten().collect();
+    dated.sort_by(|a, b| a.1.0.cmp(&b.1.0));
+    let days = usize::try_from((to - from).num_days()).unwrap_or(0) + 1;
+    let day_of = |t: &PlannedTask| {
+        usize::try_from((t.date - from).num_days())
+            .unwrap_or(0)
+            .min(days - 1)
+    };
+    let mut per_day = vec![0usize; days];
+    for t in dated.iter().flat_map(|d| &d.0) {
+        per_day[day_of(t)] += 1;
+    }
+    let mut by_day: Vec<Vec<PlannedTask>> = per_day.into_iter().map(Vec::with_capacity).collect();
+    let mut daily_load = BTreeMap::new();
+    for (officer_tasks, (id, load)) in dated {
+        for t in officer_tasks {
+            by_day[day_of(&t)].push(t);
+        }
+        daily_load.insert(id, load);
+    }
+    let mut tasks = Vec::with_capacity(by_day.iter().map(Vec::len).sum());
+    for day in by_day {
+        tasks.extend(day);
+    }
+    tracing::info!(elapsed = ?started.elapsed(), tasks = tasks.len(), "plan: due dates spread");
 
     // Hours the tasks need per grid against the A-post officer's hours in the range.
     let months = (to - from).num_days() as f64 / 30.44;
@@ -310,11 +343,10 @@ pub fn plan_region_with_graph(
             let have = lead_of(g).map_or(0.0, |o| {
                 officers[o].hours_per_month * months / held[o].max(1) as f64
             });
-            (format!("G{:02}", g + 1), (need[g], have))
+            (labels[g].clone(), (need[g], have))
         })
         .collect();
     let staffing = staffing(&structure, &need, officers, months);
-    let assignment = plan.assignment.clone();
     Ok((
         PatrolPlan {
             tasks,
@@ -326,6 +358,7 @@ pub fn plan_region_with_graph(
             merged,
             assignment,
             grids: k,
+            grid_codes: labels,
             structure,
             staffing,
         },
@@ -335,6 +368,116 @@ pub fn plan_region_with_graph(
 
 /// A visit waiting for its due date: (business, window, class, grid, kind, routine windows it covers).
 type Pending = (usize, Window, RiskClass, usize, &'static str, usize);
+
+/// What the plan needs to work out the visits a business owes.
+struct Owing<'a> {
+    rg: &'a super::grids::RegionGraph,
+    assignment: &'a [usize],
+    labels: &'a [String],
+    structure: &'a crate::domain::assign::Structure,
+    campaigns: &'a [Campaign],
+    range: Window,
+    policy: &'a Policy,
+}
+
+/// The visits some businesses owe, per A-post officer, and what was left out.
+#[derive(Default)]
+struct Owed {
+    per_officer: BTreeMap<usize, Vec<Pending>>,
+    unlocated: usize,
+    already_satisfied: usize,
+    unassigned: usize,
+    merged: usize,
+}
+
+impl Owing<'_> {
+    /// The visits the businesses at `indices` (register positions) owe: routine visits by
+    /// class and period, targeted visits for complaints not followed by an inspection, and
+    /// special visits for matching campaigns; routine visits falling in the window of a
+    /// targeted or special one are merged into it.
+    fn owe(&self, indices: &[usize]) -> Owed {
+        let (from, to, policy) = (self.range.start, self.range.end, self.policy);
+        let region = &self.rg.region;
+        let deadline = chrono::Days::new(u64::from(policy.targeted_deadline_days));
+        let mut owed = Owed::default();
+        for &i in indices {
+            let (b, r) = (&region.businesses[i], &region.records[i]);
+            let Some(unit) = self.rg.unit_of[i] else {
+                owed.unlocated += 1;
+                continue;
+            };
+            let g = self.assignment[unit];
+            let visits: Vec<NaiveDate> = r.inspections.iter().map(|v| v.date).collect();
+            let timeline = class_timeline(b, r, from, to, policy);
+            let class_on = |day: NaiveDate| {
+                timeline
+                    .iter()
+                    .rev()
+                    .find(|(d, _)| *d <= day)
+                    .map_or(timeline[0].1, |(_, c)| *c)
+            };
+            let mut routine: Vec<(Window, RiskClass)> = Vec::new();
+            for o in obligations(&timeline, &visits, from, to, policy) {
+                if o.satisfied_by.is_some() {
+                    owed.already_satisfied += 1;
+                } else {
+                    routine.push((o.window, o.class));
+                }
+            }
+            // Targeted visits: complaints not followed by an inspection, due within the deadline.
+            let mut others: Vec<(Window, &'static str, RiskClass)> = Vec::new();
+            for c in &r.complaints {
+                let due_by = c.date.checked_add_days(deadline).unwrap_or(c.date);
+                if due_by < from || c.date > to || visits.iter().any(|&v| v >= c.date) {
+                    continue;
+                }
+                others.push((
+                    Window {
+                        start: c.date.max(from),
+                        end: due_by.min(to),
+                    },
+                    "targeted",
+                    class_on(c.date.max(from)),
+                ));
+            }
+            let area = &self.structure.areas[self.structure.area_of_grid[g]].code;
+            for campaign in self.campaigns {
+                let window = Window {
+                    start: campaign.from.max(from),
+                    end: campaign.to.min(to),
+                };
+                let class = class_on(window.start);
+                if window.start <= window.end
+                    && campaign
+                        .filter
+                        .matches(&b.industry, class, &self.labels[g], area)
+                {
+                    others.push((window, "special", class));
+                }
+            }
+            let (covered, narrowed) = merge(
+                &routine.iter().map(|(w, _)| *w).collect::<Vec<_>>(),
+                &others.iter().map(|(w, _, _)| *w).collect::<Vec<_>>(),
+            );
+            let Some(lead) = self.structure.a_post[g] else {
+                owed.unassigned += routine.len() + others.len();
+                continue;
+            };
+            let list = owed.per_officer.entry(lead).or_default();
+            for (o, (_, kind, class)) in others.iter().enumerate() {
+                let covers = covered.iter().filter(|&&c| c == Some(o)).count();
+                owed.merged += covers;
+                list.push((i, narrowed[o], *class, g, kind, covers));
+            }
+            for ((window, class), cover) in routine.iter().zip(&covered) {
+                if cover.is_none() {
+                    list.push((i, *window, *class, g, "routine", 0));
+                }
+            }
+        }
+        owed
+    }
+}
 
 /// Staffing (定编): the hours the plan's visits need against the hours officers have.
 #[derive(Debug, Clone, Serialize)]
@@ -407,30 +550,27 @@ impl super::App {
     /// Plans a region and stores it: the grids as the next draft plan and the routine tasks
     /// for the range (replacing open routine tasks already planned there). The region must
     /// have been imported. Returns the plan, its version and the tasks written.
-    #[allow(clippy::too_many_arguments)]
     pub fn save_patrol_plan(
         &self,
         dir: &Path,
-        from: NaiveDate,
-        to: NaiveDate,
-        grids: Option<usize>,
-        seed: u64,
-        starts: Option<usize>,
-        campaigns: &[Campaign],
+        request: &PlanRequest,
         actor: &str,
     ) -> Result<(PatrolPlan, i64, usize)> {
-        let (plan, rg) =
-            plan_region_with_graph(dir, from, to, grids, &self.policy, seed, starts, campaigns)?;
-        let summaries = super::grids::grid_summaries(&rg, &plan.assignment, plan.grids);
+        let (from, to) = (request.from, request.to);
+        let (plan, rg) = plan_region_with_graph(dir, request, &self.policy)?;
+        let mut summaries = super::grids::grid_summaries(&rg, &plan.assignment, plan.grids);
+        for (summary, code) in summaries.iter_mut().zip(&plan.grid_codes) {
+            summary.code.clone_from(code);
+        }
         let region_code = rg.region.jurisdiction.code.clone();
         let tasks: Vec<crate::store::NewTask> = plan
             .tasks
             .iter()
             .map(|t| crate::store::NewTask {
-                entity_id: t.entity_id.clone(),
-                grid_code: t.grid.clone(),
-                officer_id: t.officer_id.clone(),
-                partner_id: t.partner_id.clone(),
+                entity_id: t.entity_id.to_string(),
+                grid_code: t.grid.to_string(),
+                officer_id: t.officer_id.to_string(),
+                partner_id: t.partner_id.to_string(),
                 kind: t.kind.to_owned(),
                 period_start: t.date,
                 due_on: t.date,

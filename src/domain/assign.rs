@@ -141,6 +141,9 @@ pub fn assign(
     let m = deputies.len().clamp(1, k.max(1));
     let area_of_grid = if m <= 1 || k <= 1 {
         vec![0; k]
+    } else if m >= k {
+        // As many deputies as grids: each grid is its own area.
+        (0..k).collect()
     } else {
         let graph = UnitGraph {
             codes: grids.iter().map(|g| g.code.clone()).collect(),

@@ -175,36 +175,82 @@ pub fn obligations(
 /// load is as even as the windows allow: tasks in order of deadline each take the least
 /// loaded day of their window (the earliest of equals). Returns the due dates in task order.
 pub fn spread_due_dates(windows: &[Window], plan: Window) -> Vec<NaiveDate> {
-    let mut load: std::collections::HashMap<NaiveDate, u32> = std::collections::HashMap::new();
+    let days = usize::try_from((plan.end - plan.start).num_days().max(0) + 1).unwrap_or(1);
+    let offset = |d: NaiveDate| {
+        usize::try_from((d - plan.start).num_days().max(0))
+            .unwrap_or(0)
+            .min(days - 1)
+    };
+    let mut load = DayLoad::new(days);
     let mut order: Vec<usize> = (0..windows.len()).collect();
-    order.sort_by_key(|&i| (windows[i].end, windows[i].start, i));
+    order.sort_unstable_by_key(|&i| (windows[i].end, windows[i].start, i));
     let mut due = vec![plan.start; windows.len()];
     for i in order {
         let w = windows[i];
         let (start, end) = (w.start.max(plan.start), w.end.min(plan.end));
-        let (start, end) = if start > end {
-            (end.max(plan.start), end.max(plan.start))
+        // A window wholly outside the plan is due on its nearest day inside it.
+        let (first, last) = if start > end {
+            (offset(end), offset(end))
         } else {
-            (start, end)
+            (offset(start), offset(end))
         };
-        let mut best = start;
-        let mut best_load = u32::MAX;
-        let mut day = start;
-        while day <= end {
-            let l = load.get(&day).copied().unwrap_or(0);
-            if l < best_load {
-                best_load = l;
-                best = day;
-            }
-            day = day.succ_opt().unwrap_or(NaiveDate::MAX);
-            if day == NaiveDate::MAX {
-                break;
-            }
-        }
-        *load.entry(best).or_default() += 1;
-        due[i] = best;
+        let best = load.least_loaded(first, last);
+        load.add(best);
+        due[i] = plan
+            .start
+            .checked_add_days(chrono::Days::new(best as u64))
+            .unwrap_or(plan.end);
     }
     due
+}
+
+/// Tasks per day of a plan, with the least loaded day of any range (the earliest of equals)
+/// in logarithmic time: a segment tree of (load, day) minima.
+struct DayLoad {
+    size: usize,
+    tree: Vec<(u32, usize)>,
+}
+
+impl DayLoad {
+    fn new(days: usize) -> Self {
+        let size = days.next_power_of_two();
+        let mut tree = vec![(u32::MAX, usize::MAX); 2 * size];
+        for d in 0..days {
+            tree[size + d] = (0, d);
+        }
+        for n in (1..size).rev() {
+            tree[n] = tree[2 * n].min(tree[2 * n + 1]);
+        }
+        DayLoad { size, tree }
+    }
+
+    fn add(&mut self, day: usize) {
+        let mut n = self.size + day;
+        self.tree[n].0 += 1;
+        while n > 1 {
+            n /= 2;
+            self.tree[n] = self.tree[2 * n].min(self.tree[2 * n + 1]);
+        }
+    }
+
+    /// The least loaded day in `first..=last`, the earliest of equals.
+    fn least_loaded(&self, first: usize, last: usize) -> usize {
+        let (mut lo, mut hi) = (first + self.size, last + self.size + 1);
+        let mut best = (u32::MAX, usize::MAX);
+        while lo < hi {
+            if lo % 2 == 1 {
+                best = best.min(self.tree[lo]);
+                lo += 1;
+            }
+            if hi % 2 == 1 {
+                hi -= 1;
+                best = best.min(self.tree[hi]);
+            }
+            lo /= 2;
+            hi /= 2;
+        }
+        best.1
+    }
 }
 
 /// What kind of task an entry of a due list is.
@@ -370,6 +416,40 @@ mod tests {
         }
         assert_eq!(per_day.len(), 31);
         assert!(per_day.values().all(|&n| n == 2), "{per_day:?}");
+    }
+
+    proptest::proptest! {
+        /// The segment tree picks exactly the day a scan of the window would: the least
+        /// loaded, the earliest of equals; windows outside the plan go to its nearest end.
+        #[test]
+        fn the_day_tree_agrees_with_a_scan(
+            spans in proptest::collection::vec((-20i64..80, 0i64..40), 1..120),
+        ) {
+            let plan = Window { start: d("2026-03-01"), end: d("2026-04-30") };
+            let windows: Vec<Window> = spans
+                .iter()
+                .map(|&(s, len)| {
+                    let start = plan.start + chrono::Duration::days(s);
+                    Window { start, end: start + chrono::Duration::days(len) }
+                })
+                .collect();
+            let mut order: Vec<usize> = (0..windows.len()).collect();
+            order.sort_by_key(|&i| (windows[i].end, windows[i].start, i));
+            let mut load = std::collections::HashMap::new();
+            let mut expected = vec![plan.start; windows.len()];
+            for i in order {
+                let (s, e) = (windows[i].start.max(plan.start), windows[i].end.min(plan.end));
+                let (s, e) = if s > e { (e.max(plan.start), e.max(plan.start)) } else { (s, e) };
+                let best = s
+                    .iter_days()
+                    .take_while(|day| *day <= e)
+                    .min_by_key(|day| load.get(day).copied().unwrap_or(0))
+                    .unwrap_or(s);
+                *load.entry(best).or_insert(0) += 1;
+                expected[i] = best;
+            }
+            proptest::prop_assert_eq!(spread_due_dates(&windows, plan), expected);
+        }
     }
 
     #[test]

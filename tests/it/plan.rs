@@ -4,34 +4,41 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use gridpatrol::app::plan::{class_timeline, plan_region};
+use gridpatrol::app::plan::{PlanRequest, class_timeline, plan_region};
 use gridpatrol::domain::schedule::obligations;
 use gridpatrol::import::read_region;
 use gridpatrol::spatial::crs::Crs;
 
 use crate::support::{TinyRegion, date};
 
+/// Two grids over the range, two partitioning starts, seed 1.
+fn two_grids(from: NaiveDate, to: NaiveDate) -> PlanRequest {
+    PlanRequest {
+        grids: Some(2),
+        starts: Some(2),
+        ..PlanRequest::new(from, to)
+    }
+}
+
 #[test]
 fn a_year_of_tasks_meets_every_obligation_once_inside_its_window() {
     let region = TinyRegion::generated(200, 4, "2026-12-31", Some(10));
     let policy = gridpatrol::domain::policy::Policy::default();
     let (from, to) = (date("2027-01-01"), date("2027-12-31"));
-    let plan = plan_region(region.path(), from, to, Some(2), &policy, 1, Some(2)).unwrap();
+    let plan = plan_region(region.path(), &two_grids(from, to), &policy).unwrap();
 
     let files = read_region(region.path(), Crs::Wgs84, &policy).unwrap();
     let officers: HashMap<&str, &gridpatrol::domain::entity::Officer> =
         files.officers.iter().map(|o| (o.id.as_str(), o)).collect();
     let mut tasks_of: HashMap<&str, Vec<&gridpatrol::app::plan::PlannedTask>> = HashMap::new();
     for t in &plan.tasks {
-        tasks_of.entry(t.entity_id.as_str()).or_default().push(t);
+        tasks_of.entry(&*t.entity_id).or_default().push(t);
         assert!(
             t.date >= from && t.date <= to && t.date <= t.due_by,
             "{t:?}"
         );
         assert_ne!(t.officer_id, t.partner_id, "a visit needs two officers");
-        assert!(
-            officers[t.officer_id.as_str()].certified && officers[t.partner_id.as_str()].certified
-        );
+        assert!(officers[&*t.officer_id].certified && officers[&*t.partner_id].certified);
     }
     let mut checked = 0;
     for (b, r) in files.businesses.iter().zip(&files.records) {
@@ -122,18 +129,13 @@ fn a_saved_plan_gives_each_officer_an_ordered_due_list_a_route_and_a_calendar() 
         .app
         .save_patrol_plan(
             region.path(),
-            date("2027-01-01"),
-            date("2027-03-31"),
-            Some(2),
-            1,
-            Some(2),
-            &[],
+            &two_grids(date("2027-01-01"), date("2027-03-31")),
             "chief",
         )
         .unwrap();
     assert_eq!(version, 1);
     assert_eq!(written, plan.tasks.len());
-    let officer = plan.tasks[0].officer_id.clone();
+    let officer = plan.tasks[0].officer_id.to_string();
 
     // A week from 2027-01-20: tasks due before then are overdue (none was done) and come first.
     let list = t
@@ -189,7 +191,7 @@ fn areas_posts_and_staffing_and_a_shortfall_is_reported_per_grid() {
     let region = TinyRegion::generated(150, 5, "2026-12-31", Some(10));
     let policy = gridpatrol::domain::policy::Policy::default();
     let (from, to) = (date("2027-01-01"), date("2027-12-31"));
-    let plan = plan_region(region.path(), from, to, Some(2), &policy, 1, Some(2)).unwrap();
+    let plan = plan_region(region.path(), &two_grids(from, to), &policy).unwrap();
     assert!(plan.structure.chief.is_some());
     assert!(
         plan.structure
@@ -216,7 +218,7 @@ fn areas_posts_and_staffing_and_a_shortfall_is_reported_per_grid() {
         thin.push('\n');
     }
     region.write("officers.csv", &thin);
-    let short = plan_region(region.path(), from, to, Some(2), &policy, 1, Some(2)).unwrap();
+    let short = plan_region(region.path(), &two_grids(from, to), &policy).unwrap();
     assert_eq!(
         short.tasks.len(),
         plan.tasks.len(),
@@ -247,17 +249,11 @@ fn campaigns_and_complaints_take_routine_visits_into_one_visit() {
         },
         checklist: vec!["cold chain records".into()],
     };
-    let (plan, _) = plan_region_with_graph(
-        region.path(),
-        from,
-        to,
-        Some(2),
-        &policy,
-        1,
-        Some(2),
-        std::slice::from_ref(&campaign),
-    )
-    .unwrap();
+    let request = PlanRequest {
+        campaigns: vec![campaign.clone()],
+        ..two_grids(from, to)
+    };
+    let (plan, _) = plan_region_with_graph(region.path(), &request, &policy).unwrap();
     let files = read_region(region.path(), Crs::Wgs84, &policy).unwrap();
     let industry: HashMap<String, &str> = files
         .businesses
@@ -266,7 +262,7 @@ fn campaigns_and_complaints_take_routine_visits_into_one_visit() {
         .collect();
     let mut by_business: HashMap<&str, Vec<&gridpatrol::app::plan::PlannedTask>> = HashMap::new();
     for t in &plan.tasks {
-        by_business.entry(t.entity_id.as_str()).or_default().push(t);
+        by_business.entry(&*t.entity_id).or_default().push(t);
     }
     let mut food = 0;
     for (id, tasks) in &by_business {
@@ -459,4 +455,55 @@ fn assign_keeps_posts_rotates_at_the_limit_and_says_why() {
             .3
             .contains("not a certified patrol officer")
     );
+}
+
+#[test]
+fn a_kept_grid_plan_is_planned_over_as_it_is() {
+    let region = TinyRegion::generated(150, 12, "2026-12-31", Some(10));
+    let policy = gridpatrol::domain::policy::Policy::default();
+    let (from, to) = (date("2027-01-01"), date("2027-06-30"));
+    let files = read_region(region.path(), Crs::Wgs84, &policy).unwrap();
+    // The bureau's own grids, by unit: the first half of the units "east", the rest "west".
+    let mut csv = String::from("unit,grid\n");
+    let half = files.units.len() / 2;
+    for (i, u) in files.units.iter().enumerate() {
+        csv.push_str(&format!(
+            "{},{}\n",
+            u.code,
+            if i < half { "east" } else { "west" }
+        ));
+    }
+    region.write("grids.csv", &csv);
+    let request = PlanRequest {
+        grid_plan: Some(region.path().join("grids.csv")),
+        ..PlanRequest::new(from, to)
+    };
+    let plan = plan_region(region.path(), &request, &policy).unwrap();
+    assert_eq!(plan.grid_codes, vec!["east".to_owned(), "west".to_owned()]);
+    let unit_index: HashMap<&str, usize> = files
+        .units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.code.as_str(), i))
+        .collect();
+    let graph = gridpatrol::app::region_graph(region.path(), Crs::Wgs84, &policy, from).unwrap();
+    for (i, u) in graph.graph.codes.iter().enumerate() {
+        let expected = usize::from(unit_index[u.as_str()] >= half);
+        assert_eq!(plan.assignment[i], expected, "unit {u}");
+    }
+    assert!(!plan.tasks.is_empty());
+    for t in &plan.tasks {
+        let unit = graph.unit_of[t.business_index].expect("a task's business is located");
+        let label = if unit_index[graph.graph.codes[unit].as_str()] < half {
+            "east"
+        } else {
+            "west"
+        };
+        assert_eq!(&*t.grid, label, "{t:?}");
+    }
+
+    // A plan naming a unit the region does not have is refused, naming the unit.
+    region.write("grids.csv", "unit,grid\nNOPE,east\n");
+    let err = plan_region(region.path(), &request, &policy).unwrap_err();
+    assert!(format!("{err:#}").contains("NOPE"), "{err:#}");
 }
