@@ -26,14 +26,10 @@ use crate::store::BusinessFilter;
     about = "Grid supervision for market regulators"
 )]
 pub struct Cli {
-    /// The database file.
-    #[arg(
-        long,
-        global = true,
-        default_value = "gridpatrol.db",
-        env = "GRIDPATROL_DB"
-    )]
-    pub db: PathBuf,
+    /// The database file [default: gridpatrol.db; `demo`: gridpatrol-demo.db; `serve`:
+    /// the configuration's `db`].
+    #[arg(long, global = true, env = "GRIDPATROL_DB")]
+    pub db: Option<PathBuf>,
     /// A policy file laid over the shipped defaults (see policy.toml).
     #[arg(long, global = true, env = "GRIDPATROL_POLICY")]
     pub policy: Option<PathBuf>,
@@ -89,11 +85,17 @@ pub enum Command {
     },
     /// Serve the API and pages, with the scheduled jobs.
     Serve {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        bind: SocketAddr,
-        /// Cron expression (six fields, seconds first) of the nightly re-classification.
-        #[arg(long, default_value = jobs::DEFAULT_NIGHTLY_CRON, env = "GRIDPATROL_NIGHTLY_CRON")]
-        nightly_cron: String,
+        /// Address to listen on [default: the configuration's `bind`, 127.0.0.1:8080].
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        /// A TOML configuration (bind, db, data_dir, [limits], [auth], [jobs] cron
+        /// expressions); `GRIDPATROL_<KEY>` variables override it, sections joined by `__`.
+        #[arg(long, env = "GRIDPATROL_CONFIG")]
+        config: Option<PathBuf>,
+        /// Cron expression (six fields, seconds first) of the nightly re-classification
+        /// (overrides `jobs.nightly_reclassify`).
+        #[arg(long, env = "GRIDPATROL_NIGHTLY_CRON")]
+        nightly_cron: Option<String>,
     },
     /// Build a fresh database from the bundled demo region, run the pipeline, and serve it.
     Demo {
@@ -308,8 +310,12 @@ fn load_policy(path: Option<&Path>) -> Result<Policy> {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     let policy = load_policy(cli.policy.as_deref())?;
-    let app = App {
-        db_path: cli.db.clone(),
+    let explicit_db = cli.db.is_some();
+    let mut app = App {
+        db_path: cli
+            .db
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("gridpatrol.db")),
         policy,
         clock: Clock::System,
     };
@@ -354,16 +360,30 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Serve { bind, nightly_cron } => {
-            let schedule = jobs::parse_schedule(&nightly_cron).map_err(anyhow::Error::msg)?;
+        Command::Serve {
+            bind,
+            config,
+            nightly_cron,
+        } => {
+            let mut config = crate::config::Config::load(config.as_deref(), std::env::vars())
+                .map_err(anyhow::Error::msg)?;
+            if let Some(bind) = bind {
+                config.bind = bind;
+            }
+            if let Some(cron) = nightly_cron {
+                config.jobs.nightly_reclassify = cron;
+            }
+            if let (false, Some(db)) = (explicit_db, &config.db) {
+                app.db_path.clone_from(db);
+            }
             app.open_store()?;
-            serve(app, bind, schedule, None)
+            serve(app, config, None)
         }
         Command::Demo {
             bind,
             region,
             no_serve,
-        } => demo(app, bind, region, no_serve),
+        } => demo(app, explicit_db, bind, region, no_serve),
         Command::Generate {
             region,
             businesses,
@@ -786,9 +806,15 @@ fn bundled_region() -> PathBuf {
     }
 }
 
-fn demo(mut app: App, bind: SocketAddr, region: Option<PathBuf>, no_serve: bool) -> Result<()> {
+fn demo(
+    mut app: App,
+    explicit_db: bool,
+    bind: SocketAddr,
+    region: Option<PathBuf>,
+    no_serve: bool,
+) -> Result<()> {
     let region = region.unwrap_or_else(bundled_region);
-    if app.db_path == Path::new("gridpatrol.db") {
+    if !explicit_db {
         app.db_path = PathBuf::from("gridpatrol-demo.db");
     }
     for suffix in ["", "-wal", "-shm"] {
@@ -805,19 +831,38 @@ fn demo(mut app: App, bind: SocketAddr, region: Option<PathBuf>, no_serve: bool)
     );
     let report = app.import_region(&region, Crs::Wgs84, "demo")?;
     print_import_report(&report);
+    // The whole pipeline: grids and a year of tasks, the plan approved, posts assigned,
+    // and the tasks re-planned onto the post holders.
+    let today = app.clock.today();
+    let year = today
+        .checked_add_days(chrono::Days::new(364))
+        .unwrap_or(today);
+    let request = crate::app::plan::PlanRequest::new(today, year);
+    let (plan, version, written) = app.save_patrol_plan(&region, &request, "demo")?;
+    app.approve_plan(&report.region, version, "demo")?;
+    let posts = app.assign_posts(&region, today, "demo")?;
+    let replanned = app.replan(&report.region, today)?;
+    eprintln!(
+        "demo: {} grids (plan {version}, approved), {written} tasks from {today} to {year}; posts for {} grids ({} gaps); re-planned onto the post holders: {} moved, {} new",
+        plan.grids,
+        plan.grids - posts.gaps.len().min(plan.grids),
+        posts.gaps.len(),
+        replanned.moved,
+        replanned.created
+    );
     if no_serve {
         return Ok(());
     }
-    let schedule = jobs::parse_schedule(jobs::DEFAULT_NIGHTLY_CRON).map_err(anyhow::Error::msg)?;
-    serve(app, bind, schedule, Some(&report))
+    let config = crate::config::Config {
+        bind,
+        ..crate::config::Config::default()
+    };
+    serve(app, config, Some(&report))
 }
 
-fn serve(
-    app: App,
-    bind: SocketAddr,
-    schedule: cron::Schedule,
-    demo: Option<&ImportReport>,
-) -> Result<()> {
+fn serve(app: App, config: crate::config::Config, demo: Option<&ImportReport>) -> Result<()> {
+    let jobs = config.jobs.parse().map_err(anyhow::Error::msg)?;
+    let bind = config.bind;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -827,7 +872,7 @@ fn serve(
             .with_context(|| format!("binding {bind}"))?;
         let addr = listener.local_addr()?;
         let app = Arc::new(app);
-        tokio::spawn(jobs::run_scheduler(app.clone(), schedule));
+        tokio::spawn(jobs::run_scheduler(app.clone(), jobs));
         println!("gridpatrol is serving on http://{addr}/  (Ctrl-C stops it)");
         println!("  summary:        http://{addr}/");
         println!("  health:         http://{addr}/healthz");

@@ -6,6 +6,7 @@ mod grids;
 pub mod plan;
 pub mod posts;
 mod register;
+pub mod schedule;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

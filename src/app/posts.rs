@@ -148,6 +148,17 @@ impl App {
                     on,
                 )?;
             }
+            let areas: Vec<crate::store::AreaRow> = structure
+                .areas
+                .iter()
+                .map(|a| crate::store::AreaRow {
+                    code: a.code.clone(),
+                    name: format!("片区 {}", a.code),
+                    deputy: name(a.deputy),
+                    grids: a.grids.iter().map(|&g| grids[g].code.clone()).collect(),
+                })
+                .collect();
+            db.replace_areas(&region_code, version, &areas)?;
             db.audit(
                 &at,
                 actor,

@@ -49,7 +49,7 @@ pub fn policy_fingerprint(policy: &Policy) -> String {
 }
 
 /// What a re-classification did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct ReclassifyReport {
     pub as_of: Option<NaiveDate>,
     pub examined: usize,

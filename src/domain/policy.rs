@@ -126,6 +126,10 @@ pub struct Policy {
     pub travel_minutes_per_km2_year: f64,
     pub min_officers_per_visit: u32,
     pub targeted_deadline_days: u32,
+    /// Days past its deadline before an open task is escalated to the area deputy.
+    pub escalate_after_days: u32,
+    /// How far ahead the nightly re-plan owes and dates visits.
+    pub plan_horizon_days: u32,
     pub override_max_days: u32,
     /// Share of each class a random draw (双随机) picks, by [`RiskClass::index`].
     pub random_draw: [f64; 4],
@@ -277,6 +281,8 @@ struct RawWorkload {
 struct RawInspection {
     min_officers_per_visit: i64,
     targeted_deadline_days: i64,
+    escalate_after_days: i64,
+    plan_horizon_days: i64,
 }
 
 #[derive(Deserialize)]
@@ -445,6 +451,21 @@ impl RawPolicy {
                 "inspection.targeted_deadline_days",
                 self.inspection.targeted_deadline_days,
                 365,
+            )?,
+            escalate_after_days: {
+                let days = self.inspection.escalate_after_days;
+                if !(0..=365).contains(&days) {
+                    return Err(invalid(
+                        "inspection.escalate_after_days",
+                        format!("must be between 0 and 365 (got {days})"),
+                    ));
+                }
+                days as u32
+            },
+            plan_horizon_days: positive_u32(
+                "inspection.plan_horizon_days",
+                self.inspection.plan_horizon_days,
+                3_660,
             )?,
             override_max_days: positive_u32("overrides.max_days", self.overrides.max_days, 3_650)?,
             random_draw: {

@@ -175,13 +175,19 @@ pub fn obligations(
 /// load is as even as the windows allow: tasks in order of deadline each take the least
 /// loaded day of their window (the earliest of equals). Returns the due dates in task order.
 pub fn spread_due_dates(windows: &[Window], plan: Window) -> Vec<NaiveDate> {
+    spread_due_dates_onto(windows, plan, &[])
+}
+
+/// [`spread_due_dates`] onto days that already carry tasks: `initial[d]` tasks on the
+/// plan's day `d` (missing days carry none).
+pub fn spread_due_dates_onto(windows: &[Window], plan: Window, initial: &[u32]) -> Vec<NaiveDate> {
     let days = usize::try_from((plan.end - plan.start).num_days().max(0) + 1).unwrap_or(1);
     let offset = |d: NaiveDate| {
         usize::try_from((d - plan.start).num_days().max(0))
             .unwrap_or(0)
             .min(days - 1)
     };
-    let mut load = DayLoad::new(days);
+    let mut load = DayLoad::new(days, initial);
     let mut order: Vec<usize> = (0..windows.len()).collect();
     order.sort_unstable_by_key(|&i| (windows[i].end, windows[i].start, i));
     let mut due = vec![plan.start; windows.len()];
@@ -212,11 +218,11 @@ struct DayLoad {
 }
 
 impl DayLoad {
-    fn new(days: usize) -> Self {
+    fn new(days: usize, initial: &[u32]) -> Self {
         let size = days.next_power_of_two();
         let mut tree = vec![(u32::MAX, usize::MAX); 2 * size];
         for d in 0..days {
-            tree[size + d] = (0, d);
+            tree[size + d] = (initial.get(d).copied().unwrap_or(0), d);
         }
         for n in (1..size).rev() {
             tree[n] = tree[2 * n].min(tree[2 * n + 1]);

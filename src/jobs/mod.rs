@@ -1,18 +1,150 @@
 //! Scheduled work driven by cron expressions from the configuration. Jobs call the app and
-//! hold no rules; each run is recorded, a missed run is caught up at start-up, and a slot
-//! that already ran is never run again.
+//! hold no rules; each run is recorded per schedule slot, a slot that already ran is never
+//! run again, and at start-up a missed run is caught up (snapshot jobs catch up every
+//! period they missed, the others only their latest slot).
 
 use std::sync::Arc;
 
 use chrono::{Local, NaiveDateTime, TimeZone};
 use cron::Schedule;
+use serde::Deserialize;
 
+use crate::app::schedule::{dekad_of, month_of};
 use crate::app::{App, AppError, ReclassifyReport};
 
 pub const NIGHTLY_RECLASSIFY: &str = "nightly-reclassify";
 
 /// The default schedule of the nightly re-classification: 02:00 every day.
 pub const DEFAULT_NIGHTLY_CRON: &str = "0 0 2 * * *";
+
+/// The scheduled jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Re-classify what time alone changed, lapse overrides.
+    Reclassify,
+    /// Re-plan routine visits against the grids and posts in force.
+    Replan,
+    /// Hand overdue tasks to the area deputy.
+    Escalate,
+    /// Freeze the figures of the 旬 (dekad) that just ended.
+    DekadSnapshot,
+    /// Freeze the figures of the month that just ended, for the monthly bulletin.
+    MonthlySnapshot,
+}
+
+impl Job {
+    pub const ALL: [Job; 5] = [
+        Job::Reclassify,
+        Job::Replan,
+        Job::Escalate,
+        Job::DekadSnapshot,
+        Job::MonthlySnapshot,
+    ];
+
+    /// The name runs are recorded under.
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::Reclassify => NIGHTLY_RECLASSIFY,
+            Job::Replan => "nightly-replan",
+            Job::Escalate => "overdue-escalation",
+            Job::DekadSnapshot => "dekad-snapshot",
+            Job::MonthlySnapshot => "monthly-snapshot",
+        }
+    }
+
+    /// Snapshot jobs owe one run per period: every missed slot is caught up.
+    fn catches_up_every_slot(self) -> bool {
+        matches!(self, Job::DekadSnapshot | Job::MonthlySnapshot)
+    }
+
+    /// Does the job's work for a slot; returns its summary.
+    fn run(self, app: &App, slot: NaiveDateTime) -> Result<serde_json::Value, AppError> {
+        let day = slot.date();
+        let yesterday = day.pred_opt().unwrap_or(day);
+        Ok(match self {
+            Job::Reclassify => {
+                let report = reclassify(app, slot)?;
+                serde_json::to_value(&report).unwrap_or_default()
+            }
+            Job::Replan => {
+                let regions = app.open_store()?.read().region_codes()?;
+                let mut reports = Vec::new();
+                for region in regions {
+                    let r = app.replan(&region, day)?;
+                    tracing::info!(job = self.name(), region = %r.region, kept = r.kept, moved = r.moved, cancelled = r.cancelled, created = r.created, unassigned = r.unassigned, "re-planned");
+                    reports.push(r);
+                }
+                serde_json::to_value(&reports).unwrap_or_default()
+            }
+            Job::Escalate => {
+                let escalated = app.escalate_overdue(day)?;
+                tracing::info!(
+                    job = self.name(),
+                    escalated = escalated.len(),
+                    "overdue tasks escalated"
+                );
+                serde_json::json!({ "escalated": escalated.len() })
+            }
+            Job::DekadSnapshot | Job::MonthlySnapshot => {
+                let (kind, period) = if self == Job::DekadSnapshot {
+                    ("dekad", dekad_of(yesterday))
+                } else {
+                    ("month", month_of(yesterday))
+                };
+                let taken = app.take_snapshots(kind, period)?;
+                tracing::info!(job = self.name(), from = %period.0, to = %period.1, regions = taken.len(), "figures frozen");
+                serde_json::json!({ "kind": kind, "from": period.0, "to": period.1, "regions": taken })
+            }
+        })
+    }
+}
+
+/// The cron expression of each job (`[jobs]` in the service configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobSchedules {
+    pub nightly_reclassify: String,
+    pub nightly_replan: String,
+    pub overdue_escalation: String,
+    pub dekad_snapshot: String,
+    pub monthly_snapshot: String,
+}
+
+impl Default for JobSchedules {
+    fn default() -> Self {
+        JobSchedules {
+            nightly_reclassify: DEFAULT_NIGHTLY_CRON.to_owned(),
+            // After the re-classification, so the plan follows tonight's classes.
+            nightly_replan: "0 30 2 * * *".to_owned(),
+            // Before the working day starts.
+            overdue_escalation: "0 0 7 * * *".to_owned(),
+            // Just after each 旬 ends: on the 1st, 11th and 21st.
+            dekad_snapshot: "0 0 1 1,11,21 * *".to_owned(),
+            monthly_snapshot: "0 15 1 1 * *".to_owned(),
+        }
+    }
+}
+
+impl JobSchedules {
+    /// Every job with its parsed schedule; a bad expression is named with its job.
+    pub fn parse(&self) -> Result<Vec<(Job, Schedule)>, String> {
+        Job::ALL
+            .iter()
+            .map(|&job| {
+                let expression = match job {
+                    Job::Reclassify => &self.nightly_reclassify,
+                    Job::Replan => &self.nightly_replan,
+                    Job::Escalate => &self.overdue_escalation,
+                    Job::DekadSnapshot => &self.dekad_snapshot,
+                    Job::MonthlySnapshot => &self.monthly_snapshot,
+                };
+                parse_schedule(expression)
+                    .map(|s| (job, s))
+                    .map_err(|e| format!("jobs.{}: {e}", job.name().replace('-', "_")))
+            })
+            .collect()
+    }
+}
 
 /// Parses a six-field cron expression (seconds first), naming the problem.
 pub fn parse_schedule(expression: &str) -> Result<Schedule, String> {
@@ -31,59 +163,136 @@ pub fn latest_slot(schedule: &Schedule, now: NaiveDateTime) -> Option<NaiveDateT
     schedule.after(&probe).next_back().map(|t| t.naive_local())
 }
 
-/// Runs the nightly re-classification for the latest slot if that slot has not run yet
-/// (so a start-up after a missed night catches up once). Returns what it did, or `None`
-/// when there was nothing to do.
+/// The slots of `schedule` after `last` and at or before `now`, oldest first, at most `cap`
+/// (the newest `cap` when more were missed).
+fn slots_since(
+    schedule: &Schedule,
+    last: NaiveDateTime,
+    now: NaiveDateTime,
+    cap: usize,
+) -> Vec<NaiveDateTime> {
+    let Some(start) = Local.from_local_datetime(&last).earliest() else {
+        return Vec::new();
+    };
+    let mut slots: Vec<NaiveDateTime> = schedule
+        .after(&start)
+        .map(|t| t.naive_local())
+        .take_while(|t| *t <= now)
+        .collect();
+    if slots.len() > cap {
+        slots.drain(..slots.len() - cap);
+    }
+    slots
+}
+
+const SLOT_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
+
+/// The most periods a snapshot job catches up after a long outage.
+const MAX_CATCH_UP: usize = 400;
+
+/// Runs `job` for every slot it owes as of the app's clock: the latest slot if it has not
+/// run, and for snapshot jobs every slot missed since the last run. Returns the summaries
+/// of the runs it made (none when nothing was due).
+pub fn run_if_due(
+    app: &App,
+    job: Job,
+    schedule: &Schedule,
+) -> Result<Vec<serde_json::Value>, AppError> {
+    let now = app.clock.now_local();
+    let Some(latest) = latest_slot(schedule, now) else {
+        return Ok(Vec::new());
+    };
+    let last = app
+        .open_store()?
+        .last_job_run(job.name())?
+        .and_then(|s| NaiveDateTime::parse_from_str(&s, SLOT_FORMAT).ok());
+    let slots = match last {
+        Some(last) if last >= latest => return Ok(Vec::new()),
+        Some(last) if job.catches_up_every_slot() => slots_since(schedule, last, now, MAX_CATCH_UP),
+        _ => vec![latest],
+    };
+    let mut summaries = Vec::new();
+    for slot in slots {
+        let started = app.clock.stamp();
+        let summary = job.run(app, slot)?;
+        app.open_store()?.record_job_run(
+            job.name(),
+            &slot.format(SLOT_FORMAT).to_string(),
+            &started,
+            &app.clock.stamp(),
+            &summary,
+        )?;
+        tracing::info!(job = job.name(), slot = %slot.format(SLOT_FORMAT), "job ran");
+        summaries.push(summary);
+    }
+    Ok(summaries)
+}
+
+/// Runs every job that is due, in schedule order (re-classification before re-planning).
+/// A failing job is logged and retried at its next slot; the others still run.
+pub fn run_due_jobs(app: &App, jobs: &[(Job, Schedule)]) -> Vec<(Job, usize)> {
+    let mut ran = Vec::new();
+    for (job, schedule) in jobs {
+        match run_if_due(app, *job, schedule) {
+            Ok(runs) if !runs.is_empty() => ran.push((*job, runs.len())),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(job = job.name(), error = %e, "job failed; retried at its next slot")
+            }
+        }
+    }
+    ran
+}
+
+/// The nightly re-classification; under a policy the last run did not use, every stored
+/// class may be stale, so everything is re-classified.
+fn reclassify(app: &App, slot: NaiveDateTime) -> Result<ReclassifyReport, AppError> {
+    let fingerprint = crate::app::policy_fingerprint(&app.policy);
+    let last_fingerprint = app
+        .open_store()?
+        .last_job_summary(NIGHTLY_RECLASSIFY)?
+        .and_then(|s| s["policy_fingerprint"].as_str().map(str::to_owned));
+    let everything = last_fingerprint.as_deref() != Some(fingerprint.as_str());
+    let report = app.nightly_pass(slot.date(), everything)?;
+    tracing::info!(
+        job = NIGHTLY_RECLASSIFY,
+        everything,
+        examined = report.examined,
+        changed = report.changed,
+        lapsed = report.overrides_lapsed,
+        "re-classified"
+    );
+    Ok(report)
+}
+
+/// Runs the nightly re-classification for its latest slot if that slot has not run yet.
+/// Returns its report, or `None` when there was nothing to do.
 pub fn run_nightly_if_due(
     app: &App,
     schedule: &Schedule,
 ) -> Result<Option<ReclassifyReport>, AppError> {
-    let now = app.clock.now_local();
-    let Some(slot) = latest_slot(schedule, now) else {
-        return Ok(None);
-    };
-    let slot_text = slot.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let store = app.open_store()?;
-    if store
-        .last_job_run(NIGHTLY_RECLASSIFY)?
-        .is_some_and(|last| last >= slot_text)
-    {
-        return Ok(None);
-    }
-    // Under a policy the last run did not use, every stored class may be stale.
-    let fingerprint = crate::app::policy_fingerprint(&app.policy);
-    let last_fingerprint = store
-        .last_job_summary(NIGHTLY_RECLASSIFY)?
-        .and_then(|s| s["policy_fingerprint"].as_str().map(str::to_owned));
-    let everything = last_fingerprint.as_deref() != Some(fingerprint.as_str());
-    let started = app.clock.stamp();
-    let report = app.nightly_pass(slot.date(), everything)?;
-    store.record_job_run(
-        NIGHTLY_RECLASSIFY,
-        &slot_text,
-        &started,
-        &app.clock.stamp(),
-        &serde_json::to_value(&report).unwrap_or_default(),
-    )?;
-    tracing::info!(job = NIGHTLY_RECLASSIFY, slot = %slot_text, everything, examined = report.examined, changed = report.changed, lapsed = report.overrides_lapsed, "job ran");
-    Ok(Some(report))
+    let runs = run_if_due(app, Job::Reclassify, schedule)?;
+    Ok(runs
+        .into_iter()
+        .last()
+        .and_then(|v| serde_json::from_value(v).ok()))
 }
 
-/// Runs the nightly job forever: catches up at once, then sleeps until each next slot.
-pub async fn run_scheduler(app: Arc<App>, schedule: Schedule) {
+/// Runs the jobs forever: catches up at once, then sleeps until the next slot of any job.
+pub async fn run_scheduler(app: Arc<App>, jobs: Vec<(Job, Schedule)>) {
+    let jobs = Arc::new(jobs);
     loop {
-        let work_app = app.clone();
-        let work_schedule = schedule.clone();
-        match tokio::task::spawn_blocking(move || run_nightly_if_due(&work_app, &work_schedule))
-            .await
+        let (work_app, work_jobs) = (app.clone(), jobs.clone());
+        if let Err(e) =
+            tokio::task::spawn_blocking(move || run_due_jobs(&work_app, &work_jobs)).await
         {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::error!(job = NIGHTLY_RECLASSIFY, error = %e, "job failed; retried at the next slot")
-            }
-            Err(e) => tracing::error!(job = NIGHTLY_RECLASSIFY, error = %e, "job panicked"),
+            tracing::error!(error = %e, "scheduled jobs panicked");
         }
-        let Some(next) = schedule.upcoming(Local).next() else {
+        let Some(next) = jobs
+            .iter()
+            .filter_map(|(_, s)| s.upcoming(Local).next())
+            .min()
+        else {
             return;
         };
         let wait = (next - Local::now()).to_std().unwrap_or_default();

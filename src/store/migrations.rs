@@ -8,10 +8,11 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial schema",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema",
+        sql: r#"
 CREATE TABLE regions (
     code        TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
@@ -239,4 +240,25 @@ CREATE TABLE job_runs (
     PRIMARY KEY (job, scheduled_for)
 ) STRICT;
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "escalation and snapshots",
+        sql: r#"
+ALTER TABLE tasks ADD COLUMN escalated_to TEXT REFERENCES officers(id);
+ALTER TABLE tasks ADD COLUMN escalated_at TEXT;
+CREATE INDEX tasks_open_due_by ON tasks(status, due_by);
+
+-- Statistics frozen at the end of a period: a 旬 (dekad: days 1-10, 11-20, 21-end) or a month.
+CREATE TABLE snapshots (
+    kind         TEXT NOT NULL CHECK (kind IN ('dekad', 'month')),
+    region_code  TEXT NOT NULL REFERENCES regions(code) ON DELETE CASCADE,
+    period_start TEXT NOT NULL,
+    period_end   TEXT NOT NULL,
+    taken_at     TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    PRIMARY KEY (kind, region_code, period_start)
+) STRICT;
+"#,
+    },
+];

@@ -6,6 +6,7 @@ pub mod migrations;
 mod posts;
 mod region;
 mod register;
+mod schedule;
 mod tasks;
 
 use std::path::Path;
@@ -18,6 +19,7 @@ pub use register::{
     BusinessFilter, BusinessLine, BusinessRow, EntityView, HistoryRow, OverrideRow, StoredClass,
     Summary,
 };
+pub use schedule::{AreaRow, Escalation, GridStats, OpenTask, PeriodStats};
 pub use tasks::{NewTask, TaskRow};
 
 /// Store errors; the HTTP layer maps them to status codes.
@@ -206,13 +208,8 @@ impl Store {
         finished_at: &str,
         summary: &serde_json::Value,
     ) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO job_runs (job, scheduled_for, started_at, finished_at, summary) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (job, scheduled_for) DO UPDATE SET started_at = excluded.started_at,
-               finished_at = excluded.finished_at, summary = excluded.summary",
-            rusqlite::params![job, scheduled_for, started_at, finished_at, summary.to_string()],
-        )?;
-        Ok(())
+        self.read()
+            .record_job_run(job, scheduled_for, started_at, finished_at, summary)
     }
 }
 

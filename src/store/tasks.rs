@@ -34,6 +34,33 @@ pub struct TaskRow {
     pub partner_id: Option<String>,
     pub due_on: NaiveDate,
     pub due_by: NaiveDate,
+    pub status: String,
+    pub grid: Option<String>,
+    pub escalated_to: Option<String>,
+}
+
+/// The columns [`task_from_row`] reads, over `tasks t JOIN businesses b LEFT JOIN grids g`.
+const TASK_COLUMNS: &str = "t.id, t.entity_id, b.name, b.address, b.lon, b.lat, b.class, t.kind, t.officer_id, t.partner_id, t.due_on, t.due_by, t.status, g.code, t.escalated_to";
+
+fn task_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
+    let lon: Option<f64> = r.get(4)?;
+    let lat: Option<f64> = r.get(5)?;
+    Ok(TaskRow {
+        id: r.get(0)?,
+        entity_id: r.get(1)?,
+        name: r.get(2)?,
+        address: r.get(3)?,
+        location: lon.zip(lat),
+        class: r.get(6)?,
+        kind: r.get(7)?,
+        officer_id: r.get(8)?,
+        partner_id: r.get(9)?,
+        due_on: date(r.get(10)?)?,
+        due_by: date(r.get(11)?)?,
+        status: r.get(12)?,
+        grid: r.get(13)?,
+        escalated_to: r.get(14)?,
+    })
 }
 
 fn date(text: String) -> rusqlite::Result<NaiveDate> {
@@ -59,32 +86,7 @@ impl Db<'_> {
                AND entity_id IN (SELECT id FROM businesses WHERE region_code = ?1)",
             params![region_code, from.to_string(), to.to_string()],
         )?;
-        let grids: std::collections::HashMap<String, i64> = self
-            .conn
-            .prepare("SELECT code, id FROM grids WHERE region_code = ?1 AND plan_version = ?2")?
-            .query_map(params![region_code, version], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO tasks (entity_id, grid_id, officer_id, partner_id, kind, period_start, due_on, due_by, status, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9)",
-        )?;
-        for t in tasks {
-            insert.execute(params![
-                t.entity_id,
-                grids.get(&t.grid_code),
-                t.officer_id,
-                // No partner is NULL, not an empty id (the column references officers).
-                Some(t.partner_id.as_str()).filter(|p| !p.is_empty()),
-                t.kind,
-                t.period_start.to_string(),
-                t.due_on.to_string(),
-                t.due_by.to_string(),
-                at
-            ])?;
-        }
-        Ok(tasks.len())
+        self.insert_tasks(region_code, version, tasks, at)
     }
 
     /// An officer's open tasks (as lead or partner) due from `from` to `to`, and every open
@@ -97,31 +99,31 @@ impl Db<'_> {
     ) -> Result<Vec<TaskRow>> {
         let rows = self
             .conn
-            .prepare(
-                "SELECT t.id, t.entity_id, b.name, b.address, b.lon, b.lat, b.class, t.kind, t.officer_id, t.partner_id, t.due_on, t.due_by
-                 FROM tasks t JOIN businesses b ON b.id = t.entity_id
+            .prepare(&format!(
+                "SELECT {TASK_COLUMNS}
+                 FROM tasks t JOIN businesses b ON b.id = t.entity_id LEFT JOIN grids g ON g.id = t.grid_id
                  WHERE t.status = 'open' AND (t.officer_id = ?1 OR t.partner_id = ?1)
                    AND ((t.due_on BETWEEN ?2 AND ?3) OR t.due_by < ?2)
-                 ORDER BY t.due_on, t.id",
+                 ORDER BY t.due_on, t.id"
+            ))?
+            .query_map(
+                params![officer_id, from.to_string(), to.to_string()],
+                task_from_row,
             )?
-            .query_map(params![officer_id, from.to_string(), to.to_string()], |r| {
-                let lon: Option<f64> = r.get(4)?;
-                let lat: Option<f64> = r.get(5)?;
-                Ok(TaskRow {
-                    id: r.get(0)?,
-                    entity_id: r.get(1)?,
-                    name: r.get(2)?,
-                    address: r.get(3)?,
-                    location: lon.zip(lat),
-                    class: r.get(6)?,
-                    kind: r.get(7)?,
-                    officer_id: r.get(8)?,
-                    partner_id: r.get(9)?,
-                    due_on: date(r.get(10)?)?,
-                    due_by: date(r.get(11)?)?,
-                })
-            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    }
+
+    /// Every task of a business, any status, by due day.
+    pub fn tasks_for_entity(&self, entity_id: &str) -> Result<Vec<TaskRow>> {
+        Ok(self
+            .conn
+            .prepare(&format!(
+                "SELECT {TASK_COLUMNS}
+                 FROM tasks t JOIN businesses b ON b.id = t.entity_id LEFT JOIN grids g ON g.id = t.grid_id
+                 WHERE t.entity_id = ?1 ORDER BY t.due_on, t.id"
+            ))?
+            .query_map([entity_id], task_from_row)?
+            .collect::<rusqlite::Result<_>>()?)
     }
 }

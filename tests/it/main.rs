@@ -6,6 +6,7 @@ mod cli;
 mod dynamic;
 mod http;
 mod import;
+mod jobs;
 mod partition;
 mod plan;
 mod store;

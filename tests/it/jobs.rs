@@ -1,0 +1,314 @@
+//! The scheduled jobs, driven by an injected clock: the nightly re-plan, overdue escalation
+//! to the area deputy, 旬 and monthly snapshots; idempotent, and caught up after downtime.
+
+use chrono::NaiveDate;
+use gridpatrol::app::App;
+use gridpatrol::app::plan::PlanRequest;
+use gridpatrol::domain::entity::{
+    EntityId, Inspection, InspectionKind, Outcome, Severity, Violation,
+};
+use gridpatrol::jobs::{Job, JobSchedules, parse_schedule, run_due_jobs, run_if_due};
+use gridpatrol::spatial::crs::Crs;
+use gridpatrol::store::Store;
+
+use crate::support::{TestApp, TinyRegion, date};
+
+/// A generated region imported, planned over 2027 in two grids, the plan
+/// approved and posts assigned, as a bureau would have it on 2027-01-01.
+fn planned() -> (TestApp, TinyRegion, String) {
+    let t = TestApp::new("2027-01-01");
+    let region = TinyRegion::generated(120, 21, "2026-12-31", Some(8));
+    let report = t
+        .app
+        .import_region(region.path(), Crs::Wgs84, "test")
+        .unwrap();
+    let request = PlanRequest {
+        grids: Some(2),
+        starts: Some(2),
+        ..PlanRequest::new(date("2027-01-01"), date("2027-12-31"))
+    };
+    let (_, version, _) = t
+        .app
+        .save_patrol_plan(region.path(), &request, "chief")
+        .unwrap();
+    t.app
+        .approve_plan(&report.region, version, "chief")
+        .unwrap();
+    t.app
+        .assign_posts(region.path(), date("2027-01-01"), "chief")
+        .unwrap();
+    (t, region, report.region)
+}
+
+fn dump(app: &App) -> Vec<String> {
+    Store::open(&app.db_path).unwrap().dump().unwrap()
+}
+
+fn open_routine(app: &App, entity: &str) -> Vec<gridpatrol::store::TaskRow> {
+    app.tasks_for_entity(entity)
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.status == "open" && t.kind == "routine")
+        .collect()
+}
+
+#[test]
+fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice() {
+    let (t, _region, code) = planned();
+    let day = t.at("2027-01-02");
+    // The first night moves the tasks onto the post holders; a plan's visits are all covered.
+    let first = day.replan(&code, date("2027-01-02")).unwrap();
+    assert_eq!(first.created, 0, "{first:?}");
+    assert_eq!(first.cancelled, 0, "{first:?}");
+    assert!(first.kept > 0);
+    // Every open routine task is now with its grid's A-post officer.
+    let store = Store::open(&day.db_path).unwrap();
+    let a_posts = store.read().open_posts(&code, 1, "A").unwrap();
+    let mut checked = 0;
+    for b in day.list_businesses(None, None, 200).unwrap() {
+        for task in open_routine(&day, &b.id) {
+            let grid = task.grid.as_deref().expect("a planned task has its grid");
+            assert_eq!(task.officer_id.as_ref(), a_posts.get(grid), "{task:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100);
+    let before = dump(&day);
+    let second = day.replan(&code, date("2027-01-02")).unwrap();
+    assert_eq!(
+        (second.moved, second.cancelled, second.created),
+        (0, 0, 0),
+        "{second:?}"
+    );
+    assert_eq!(
+        dump(&day),
+        before,
+        "a second run the same day writes nothing"
+    );
+
+    // A visit made: the task for that period is no longer owed and is cancelled.
+    let listed = day.list_businesses(None, None, 200).unwrap();
+    let visited = listed
+        .iter()
+        .find(|b| {
+            open_routine(&day, &b.id)
+                .iter()
+                .any(|t| t.due_by <= date("2027-03-31") && t.due_by >= date("2027-01-10"))
+        })
+        .expect("a business with a task this quarter")
+        .id
+        .clone();
+    let task = open_routine(&day, &visited)
+        .into_iter()
+        .find(|t| t.due_by >= date("2027-01-10"))
+        .unwrap();
+    let officer = task.officer_id.clone().unwrap();
+    day.record_event(
+        &EntityId::parse(&visited).unwrap(),
+        &gridpatrol::app::Event::Inspection(Inspection {
+            date: date("2027-01-05"),
+            officer_id: officer,
+            kind: InspectionKind::Routine,
+            outcome: Outcome::Ok,
+        }),
+        "officer",
+    )
+    .unwrap();
+    let next = t.at("2027-01-06");
+    let after_visit = next.replan(&code, date("2027-01-06")).unwrap();
+    assert!(after_visit.cancelled >= 1, "{after_visit:?}");
+    let status = next
+        .tasks_for_entity(&visited)
+        .unwrap()
+        .into_iter()
+        .find(|x| x.id == task.id)
+        .unwrap()
+        .status;
+    assert_eq!(status, "cancelled");
+
+    // A serious violation that stopped the business makes it class D: twice a month from
+    // now on, planned.
+    let raised = listed
+        .iter()
+        .find(|b| b.class.as_deref() == Some("A") && b.id != visited)
+        .expect("a class A business")
+        .id
+        .clone();
+    next.record_event(
+        &EntityId::parse(&raised).unwrap(),
+        &gridpatrol::app::Event::Violation(Violation {
+            date: date("2027-01-06"),
+            severity: Severity::Serious,
+            suspended: true,
+            revoked: false,
+            note: "expired food".into(),
+        }),
+        "officer",
+    )
+    .unwrap();
+    let after_raise = next.replan(&code, date("2027-01-06")).unwrap();
+    assert!(after_raise.created >= 2, "{after_raise:?}");
+    let february: Vec<NaiveDate> = open_routine(&next, &raised)
+        .iter()
+        .map(|t| t.due_on)
+        .filter(|d| *d >= date("2027-02-01") && *d <= date("2027-02-28"))
+        .collect();
+    assert_eq!(
+        february.len(),
+        2,
+        "class D: two visits in February: {:#?}",
+        next.tasks_for_entity(&raised).unwrap()
+    );
+    assert!(
+        february.iter().any(|d| *d <= date("2027-02-14"))
+            && february.iter().any(|d| *d >= date("2027-02-15")),
+        "in distinct half-months: {february:?}"
+    );
+}
+
+#[test]
+fn overdue_tasks_go_to_the_area_deputy_once() {
+    let (t, _region, code) = planned();
+    t.at("2027-01-02")
+        .replan(&code, date("2027-01-02"))
+        .unwrap();
+    let areas = t.app.areas(&code).unwrap();
+    let schedule = parse_schedule("0 0 7 * * *").unwrap();
+    // Nobody visited anything in January: on 2 February January's tasks are late.
+    let feb = t.at("2027-02-02");
+    let runs = run_if_due(&feb, Job::Escalate, &schedule).unwrap();
+    assert_eq!(runs.len(), 1);
+    let escalated = runs[0]["escalated"].as_u64().unwrap();
+    assert!(escalated > 0);
+    let mut seen = 0;
+    for area in &areas {
+        let deputy = area.deputy.as_deref().expect("every area has a deputy");
+        for e in feb.escalated_to(deputy).unwrap() {
+            assert!(e.due_by < date("2027-02-02"), "{e:?}");
+            assert!(
+                e.grid.as_ref().is_some_and(|g| area.grids.contains(g)),
+                "escalated to the deputy of the task's own area: {e:?} {area:?}"
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen as u64, escalated);
+
+    // The same slot does not run again; the next morning finds nothing new to escalate.
+    let before = dump(&feb);
+    assert!(
+        run_if_due(&feb, Job::Escalate, &schedule)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(dump(&feb), before);
+    let runs = run_if_due(&t.at("2027-02-03"), Job::Escalate, &schedule).unwrap();
+    assert_eq!(runs[0]["escalated"].as_u64(), Some(0));
+}
+
+#[test]
+fn snapshots_freeze_each_dekad_and_month_and_catch_up_what_was_missed() {
+    let (t, _region, code) = planned();
+    t.at("2027-01-02")
+        .replan(&code, date("2027-01-02"))
+        .unwrap();
+    let dekad = parse_schedule(&JobSchedules::default().dekad_snapshot).unwrap();
+    let monthly = parse_schedule(&JobSchedules::default().monthly_snapshot).unwrap();
+
+    let day = t.at("2027-01-11");
+    assert_eq!(
+        run_if_due(&day, Job::DekadSnapshot, &dekad).unwrap().len(),
+        1
+    );
+    let first = day
+        .snapshot("dekad", &code, date("2027-01-01"))
+        .unwrap()
+        .expect("the first 旬 is frozen");
+    assert_eq!(
+        (first.from, first.to),
+        (date("2027-01-01"), date("2027-01-10"))
+    );
+    let live = Store::open(&day.db_path)
+        .unwrap()
+        .read()
+        .period_stats(&code, date("2027-01-01"), date("2027-01-10"))
+        .unwrap();
+    assert_eq!(first, live);
+    assert_eq!(first.tasks_done, 0);
+    assert_eq!(first.classes.iter().sum::<usize>(), 120);
+
+    // Down until 5 February: both 旬 missed in January are caught up, in order, and the
+    // month too; the frozen first 旬 is left as it was.
+    let later = t.at("2027-02-05");
+    let runs = run_if_due(&later, Job::DekadSnapshot, &dekad).unwrap();
+    let periods: Vec<(&str, &str)> = runs
+        .iter()
+        .map(|r| (r["from"].as_str().unwrap(), r["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        periods,
+        vec![("2027-01-11", "2027-01-20"), ("2027-01-21", "2027-01-31")]
+    );
+    assert_eq!(
+        run_if_due(&later, Job::MonthlySnapshot, &monthly)
+            .unwrap()
+            .len(),
+        1
+    );
+    let january = later
+        .snapshot("month", &code, date("2027-01-01"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(january.to, date("2027-01-31"));
+    // Monthly visits fall due on the 31st: in the last 旬 and in the month, none done.
+    let last = later
+        .snapshot("dekad", &code, date("2027-01-21"))
+        .unwrap()
+        .unwrap();
+    assert!(last.tasks_due > 0);
+    assert_eq!(
+        january.tasks_due,
+        first.tasks_due + last.tasks_due + {
+            later
+                .snapshot("dekad", &code, date("2027-01-11"))
+                .unwrap()
+                .unwrap()
+                .tasks_due
+        }
+    );
+    assert_eq!(january.tasks_open, january.tasks_due);
+    assert_eq!(
+        later.snapshot("dekad", &code, date("2027-01-01")).unwrap(),
+        Some(first)
+    );
+}
+
+#[test]
+fn all_jobs_run_in_order_from_the_configuration_and_a_bad_expression_is_named() {
+    let (t, _region, _code) = planned();
+    let jobs = JobSchedules::default().parse().unwrap();
+    // Started on 2027-01-11 at noon: every job has a slot behind it and runs once.
+    let ran = run_due_jobs(&t.at("2027-01-11"), &jobs);
+    let names: Vec<&str> = ran.iter().map(|(j, _)| j.name()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "nightly-reclassify",
+            "nightly-replan",
+            "overdue-escalation",
+            "dekad-snapshot",
+            "monthly-snapshot"
+        ]
+    );
+    assert!(run_due_jobs(&t.at("2027-01-11"), &jobs).is_empty());
+
+    let bad = JobSchedules {
+        nightly_replan: "every night".into(),
+        ..JobSchedules::default()
+    };
+    let err = bad.parse().unwrap_err();
+    assert!(
+        err.starts_with("jobs.nightly_replan: cron expression 'every night'"),
+        "{err}"
+    );
+}
