@@ -312,3 +312,97 @@ fn all_jobs_run_in_order_from_the_configuration_and_a_bad_expression_is_named() 
         "{err}"
     );
 }
+
+/// A year lived day by day: each morning the officers make every visit due that day (or
+/// overdue), each night the scheduled jobs run. At the end every business has met its
+/// class's frequency in every period of the year, under the classes it actually had.
+#[test]
+fn a_simulated_year_meets_every_class_frequency_in_every_period() {
+    use gridpatrol::app::plan::class_timeline;
+    use gridpatrol::domain::schedule::obligations;
+    let t = TestApp::new("2027-01-01");
+    let region = TinyRegion::generated(60, 33, "2026-12-31", Some(8));
+    let code = t
+        .app
+        .import_region(region.path(), Crs::Wgs84, "test")
+        .unwrap()
+        .region;
+    let request = PlanRequest {
+        grids: Some(2),
+        starts: Some(2),
+        ..PlanRequest::new(date("2027-01-01"), date("2027-12-31"))
+    };
+    let (_, version, _) = t
+        .app
+        .save_patrol_plan(region.path(), &request, "chief")
+        .unwrap();
+    t.app.approve_plan(&code, version, "chief").unwrap();
+    t.app
+        .assign_posts(region.path(), date("2027-01-01"), "chief")
+        .unwrap();
+    let jobs = JobSchedules::default().parse().unwrap();
+    let ids: Vec<String> = t
+        .app
+        .list_businesses(None, None, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    let mut visits = 0;
+    for day in date("2027-01-01").iter_days().take(365) {
+        let app = t.at(&day.to_string());
+        run_due_jobs(&app, &jobs);
+        for id in &ids {
+            let due: Vec<_> = app
+                .tasks_for_entity(id)
+                .unwrap()
+                .into_iter()
+                .filter(|x| x.status == "open" && x.due_on <= day)
+                .collect();
+            if let Some(task) = due.first() {
+                // One visit a day to a business does whatever is due there.
+                app.record_event(
+                    &EntityId::parse(id).unwrap(),
+                    &gridpatrol::app::Event::Inspection(Inspection {
+                        date: day,
+                        officer_id: task.officer_id.clone().unwrap_or_default(),
+                        kind: InspectionKind::Routine,
+                        outcome: Outcome::Ok,
+                    }),
+                    "officer",
+                )
+                .unwrap();
+                visits += 1;
+            }
+        }
+    }
+    assert!(visits > 60, "{visits} visits");
+    let policy = gridpatrol::domain::policy::Policy::default();
+    let (from, to) = (date("2027-01-01"), date("2027-12-31"));
+    let mut periods = 0;
+    for id in &ids {
+        let detail = t.app.entity(&EntityId::parse(id).unwrap()).unwrap();
+        let business = detail.view.business.clone();
+        let records = detail.view.records.clone();
+        if detail.view.unit_code.is_none() {
+            continue;
+        }
+        let made: Vec<NaiveDate> = records.inspections.iter().map(|i| i.date).collect();
+        for o in obligations(
+            &class_timeline(&business, &records, from, to, &policy),
+            &made,
+            from,
+            to,
+            &policy,
+        ) {
+            periods += 1;
+            assert!(
+                o.satisfied_by.is_some(),
+                "{id}: no visit in {:?} (class {})",
+                o.window,
+                o.class
+            );
+        }
+    }
+    assert!(periods > 200, "{periods} periods checked");
+}
