@@ -311,14 +311,13 @@ fn load_policy(path: Option<&Path>) -> Result<Policy> {
 pub fn run(cli: Cli) -> Result<()> {
     let policy = load_policy(cli.policy.as_deref())?;
     let explicit_db = cli.db.is_some();
-    let mut app = App {
-        db_path: cli
-            .db
+    let mut app = App::new(
+        cli.db
             .clone()
             .unwrap_or_else(|| PathBuf::from("gridpatrol.db")),
         policy,
-        clock: Clock::System,
-    };
+        Clock::System,
+    );
     match cli.command {
         Command::Import { region, crs, actor } => {
             let report = app.import_region(&region, crs, &actor)?;
@@ -376,6 +375,8 @@ pub fn run(cli: Cli) -> Result<()> {
             if let (false, Some(db)) = (explicit_db, &config.db) {
                 app.db_path.clone_from(db);
             }
+            app.data_dir.clone_from(&config.data_dir);
+            app.token_hours = config.auth.token_hours;
             app.open_store()?;
             serve(app, config, None)
         }

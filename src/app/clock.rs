@@ -23,6 +23,14 @@ impl Clock {
         }
     }
 
+    /// Now in UTC (a fixed clock's local time is taken as UTC).
+    pub fn now_utc(&self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Fixed(t) => DateTime::<Utc>::from_naive_utc_and_offset(*t, Utc),
+        }
+    }
+
     pub fn today(&self) -> NaiveDate {
         self.now_local().date()
     }

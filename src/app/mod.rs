@@ -7,6 +7,7 @@ pub mod plan;
 pub mod posts;
 mod register;
 pub mod schedule;
+pub mod service;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,18 @@ pub enum AppError {
     /// The request itself is wrong (names the field).
     #[error("{0}")]
     Invalid(String),
+    /// No valid sign-in.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Signed in, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request clashes with what is stored.
+    #[error("{0}")]
+    Conflict(String),
+    /// A file could not be written or read (logged, never shown).
+    #[error("{0}")]
+    Io(String),
 }
 
 /// What the application needs to run: where the database is, the policy and the clock.
@@ -46,6 +59,23 @@ pub struct App {
     pub db_path: PathBuf,
     pub policy: Policy,
     pub clock: Clock,
+    /// Where photos are kept (default: `<db>.data` beside the database).
+    pub data_dir: Option<PathBuf>,
+    /// How long a login lasts.
+    pub token_hours: u32,
+}
+
+impl App {
+    /// An app on a database with the default settings of the service.
+    pub fn new(db_path: PathBuf, policy: Policy, clock: Clock) -> Self {
+        App {
+            db_path,
+            policy,
+            clock,
+            data_dir: None,
+            token_hours: crate::config::Auth::default().token_hours,
+        }
+    }
 }
 
 /// What an import did.

@@ -207,7 +207,25 @@ impl App {
         store.write(|db| -> Result<(), AppError> {
             match event {
                 Event::Violation(v) => db.insert_violation(id, v, actor, &at)?,
-                Event::Complaint(c) => db.insert_complaint(id, c, actor, &at)?,
+                Event::Complaint(c) => {
+                    db.insert_complaint(id, c, actor, &at)?;
+                    // A lead asks for a targeted visit within the policy's deadline; routine
+                    // visits dated inside it are merged into that visit.
+                    let window = super::service::targeted_window(
+                        c.date.max(today),
+                        self.policy.targeted_deadline_days,
+                    );
+                    let complaint = db.last_complaint_id(id.as_str())?;
+                    let task = db.insert_extra_task(
+                        id.as_str(),
+                        "targeted",
+                        window,
+                        None,
+                        crate::store::ExtraLink::Complaint(complaint),
+                        &at,
+                    )?;
+                    db.merge_routine_into(id.as_str(), window, task)?;
+                }
                 Event::AnnualReport(r) => db.upsert_annual_report(id, r, actor, &at)?,
                 Event::Licence { licence } => {
                     db.set_licence(id, *licence)?;

@@ -261,4 +261,98 @@ CREATE TABLE snapshots (
 ) STRICT;
 "#,
     },
+    Migration {
+        version: 3,
+        name: "accounts, visits in full, campaigns, draws, append-only audit",
+        sql: r#"
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE CHECK (length(trim(username)) > 0),
+    password_hash TEXT NOT NULL,             -- argon2id PHC string
+    role          TEXT NOT NULL CHECK (role IN ('admin', 'bureau_head', 'manager', 'officer')),
+    officer_id    TEXT REFERENCES officers(id),
+    created_at    TEXT NOT NULL,
+    disabled_at   TEXT
+) STRICT;
+
+-- A login's bearer token is kept only as its SHA-256.
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT
+) STRICT;
+
+-- A retried submit with the same key gets the first answer back, not a second write.
+CREATE TABLE idempotency (
+    user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    key          TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    response     TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (user_id, key)
+) STRICT;
+
+ALTER TABLE inspections ADD COLUMN partner_id TEXT;
+ALTER TABLE inspections ADD COLUMN visited_at TEXT;       -- local date and time of the visit
+ALTER TABLE inspections ADD COLUMN same_day INTEGER CHECK (same_day IN (0, 1));
+ALTER TABLE inspections ADD COLUMN checklist TEXT;        -- JSON: the 12 items, each result and note
+ALTER TABLE inspections ADD COLUMN findings TEXT;         -- JSON: violations found
+ALTER TABLE inspections ADD COLUMN rectification TEXT;    -- JSON: on the spot, or a notice with its deadline
+ALTER TABLE inspections ADD COLUMN warning TEXT CHECK (warning IN ('issued', 'lifted'));
+
+-- Photos are files under the data directory, named by their SHA-256.
+CREATE TABLE photos (
+    sha256       TEXT PRIMARY KEY,
+    content_type TEXT NOT NULL,
+    bytes        INTEGER NOT NULL,
+    stored_at    TEXT NOT NULL
+) STRICT;
+CREATE TABLE inspection_photos (
+    inspection_id INTEGER NOT NULL REFERENCES inspections(id) ON DELETE CASCADE,
+    sha256        TEXT NOT NULL REFERENCES photos(sha256),
+    name          TEXT NOT NULL,
+    PRIMARY KEY (inspection_id, sha256)
+) STRICT;
+
+CREATE TABLE campaigns (
+    id          INTEGER PRIMARY KEY,
+    region_code TEXT NOT NULL REFERENCES regions(code) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    from_date   TEXT NOT NULL,
+    to_date     TEXT NOT NULL,
+    filter      TEXT NOT NULL,              -- JSON CampaignFilter
+    checklist   TEXT NOT NULL DEFAULT '[]', -- JSON: extra checklist items
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE draws (
+    id          INTEGER PRIMARY KEY,
+    region_code TEXT NOT NULL REFERENCES regions(code) ON DELETE CASCADE,
+    seed        INTEGER NOT NULL,
+    on_date     TEXT NOT NULL,
+    due_by      TEXT NOT NULL,
+    lines       INTEGER NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+) STRICT;
+
+ALTER TABLE tasks ADD COLUMN campaign_id INTEGER REFERENCES campaigns(id);
+ALTER TABLE tasks ADD COLUMN draw_id INTEGER REFERENCES draws(id);
+ALTER TABLE tasks ADD COLUMN complaint_id INTEGER REFERENCES complaints(id);
+ALTER TABLE tasks ADD COLUMN follows_inspection INTEGER REFERENCES inspections(id);
+CREATE INDEX tasks_entity ON tasks(entity_id, status);
+
+ALTER TABLE grid_plans ADD COLUMN published_at TEXT;
+
+-- The audit log is append-only.
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#,
+    },
 ];

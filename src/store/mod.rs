@@ -1,6 +1,7 @@
 //! The SQLite store: the only module that speaks SQL. Opens connections with the right
 //! PRAGMAs, migrates the schema, and offers typed reads and writes in transactions.
 
+mod accounts;
 mod grids;
 pub mod migrations;
 mod posts;
@@ -8,11 +9,13 @@ mod region;
 mod register;
 mod schedule;
 mod tasks;
+mod visits;
 
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension};
 
+pub use accounts::{StoredResponse, UserRow};
 pub use grids::{GridRow, PlanRow};
 pub use migrations::{MIGRATIONS, Migration};
 pub use register::{
@@ -21,6 +24,7 @@ pub use register::{
 };
 pub use schedule::{AreaRow, Escalation, GridStats, OpenTask, PeriodStats};
 pub use tasks::{NewTask, TaskRow};
+pub use visits::{AuditRow, CampaignRow, ExtraLink, NewVisit};
 
 /// Store errors; the HTTP layer maps them to status codes.
 #[derive(Debug, thiserror::Error)]

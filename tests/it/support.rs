@@ -176,11 +176,11 @@ pub struct TestApp {
 impl TestApp {
     pub fn new(today: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let app = App {
-            db_path: dir.path().join("test.db"),
-            policy: Policy::default(),
-            clock: Clock::fixed_on(date(today)),
-        };
+        let app = App::new(
+            dir.path().join("test.db"),
+            Policy::default(),
+            Clock::fixed_on(date(today)),
+        );
         TestApp { app, _dir: dir }
     }
 

@@ -1,0 +1,582 @@
+//! The service's use cases: accounts and sessions, who may see and change what, recording a
+//! visit in full (idempotent, one transaction), photos, campaigns, and the roster.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use rand::RngExt;
+use serde::Serialize;
+use sha2::Digest;
+
+use super::register::reclassify_in;
+use super::{App, AppError};
+use crate::domain::access::{Action, UserRole, allowed, grid_scoped};
+use crate::domain::campaign::Campaign;
+use crate::domain::entity::{EntityId, Officer, Violation};
+use crate::domain::inspection::{Rectification, Visit, check_visit};
+use crate::store::{BusinessFilter, ExtraLink, NewVisit, StoredResponse, UserRow};
+
+/// Who is calling: a signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Caller {
+    pub user_id: i64,
+    pub username: String,
+    pub role: UserRole,
+    pub officer_id: Option<String>,
+}
+
+/// A fresh login.
+#[derive(Debug, Clone, Serialize)]
+pub struct Login {
+    pub token: String,
+    pub expires_at: String,
+    pub user: UserRow,
+}
+
+/// SHA-256 of bytes, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hash_password(password: &str) -> Result<String, AppError> {
+    use argon2::PasswordHasher;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Invalid(format!("password: {e}")))
+}
+
+fn verify_password(password: &str, stored: &str) -> bool {
+    use argon2::PasswordVerifier;
+    argon2::password_hash::phc::PasswordHash::new(stored).is_ok_and(|hash| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
+/// What recording a visit did.
+#[derive(Debug, Clone, Serialize)]
+pub struct VisitReport {
+    pub inspection_id: i64,
+    pub entity_id: String,
+    pub outcome: String,
+    pub same_day: bool,
+    pub closed_tasks: Vec<i64>,
+    pub follow_up_task: Option<i64>,
+    pub class: Option<String>,
+}
+
+impl App {
+    /// The directory photos are kept in.
+    pub fn photo_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            let mut dir = self.db_path.clone().into_os_string();
+            dir.push(".data");
+            PathBuf::from(dir)
+        })
+    }
+
+    /// Adds an account. Officers must be linked to an officer on the roster.
+    pub fn add_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: UserRole,
+        officer_id: Option<&str>,
+        actor: &str,
+    ) -> Result<i64, AppError> {
+        let username = username.trim();
+        if username.is_empty() {
+            return Err(AppError::Invalid("username: must not be empty".into()));
+        }
+        if password.chars().count() < 8 {
+            return Err(AppError::Invalid("password: at least 8 characters".into()));
+        }
+        if role == UserRole::Officer && officer_id.is_none() {
+            return Err(AppError::Invalid(
+                "officer_id: an officer account must name the officer on the roster".into(),
+            ));
+        }
+        let hash = hash_password(password)?;
+        let at = self.clock.stamp();
+        let mut store = self.open_store()?;
+        store.write(|db| -> Result<i64, AppError> {
+            if let Some(o) = officer_id
+                && !db.officers(None)?.iter().any(|x| x.id == o)
+            {
+                return Err(AppError::Invalid(format!(
+                    "officer_id: '{o}' is not on the roster"
+                )));
+            }
+            let id = db.insert_user(username, &hash, role.as_str(), officer_id, &at)?;
+            db.audit(
+                &at,
+                actor,
+                "user added",
+                username,
+                &serde_json::json!({ "after": { "role": role, "officer_id": officer_id } }),
+            )?;
+            Ok(id)
+        })
+    }
+
+    /// Signs in: a random bearer token, kept in the store only as its hash.
+    pub fn login(&self, username: &str, password: &str) -> Result<Login, AppError> {
+        let mut store = self.open_store()?;
+        let found = store.read().user_by_name(username.trim())?;
+        let Some((user, hash)) = found.filter(|(u, _)| !u.disabled) else {
+            // Spend the same time as a real check, so a name cannot be probed.
+            let _ = verify_password(password, DUMMY_HASH);
+            return Err(AppError::Unauthorized("wrong username or password".into()));
+        };
+        if !verify_password(password, &hash) {
+            return Err(AppError::Unauthorized("wrong username or password".into()));
+        }
+        let mut bytes = [0u8; 32];
+        rand::rng().fill(&mut bytes);
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let now = self.clock.now_utc();
+        let expires = now + chrono::Duration::hours(i64::from(self.token_hours.max(1)));
+        let (at, expires_at) = (stamp(now), stamp(expires));
+        store.write(|db| -> Result<(), AppError> {
+            db.insert_session(&sha256_hex(token.as_bytes()), user.id, &at, &expires_at)?;
+            db.audit(
+                &at,
+                &user.username,
+                "login",
+                &user.username,
+                &serde_json::json!({}),
+            )?;
+            Ok(())
+        })?;
+        Ok(Login {
+            token,
+            expires_at,
+            user,
+        })
+    }
+
+    /// The caller a bearer token stands for, if it is live.
+    pub fn caller(&self, token: &str) -> Result<Caller, AppError> {
+        let now = stamp(self.clock.now_utc());
+        let user = self
+            .open_store()?
+            .read()
+            .session_user(&sha256_hex(token.as_bytes()), &now)?
+            .ok_or_else(|| {
+                AppError::Unauthorized("the token is unknown, expired or revoked".into())
+            })?;
+        let role = user
+            .role
+            .parse()
+            .map_err(|e: String| AppError::Invalid(format!("stored role: {e}")))?;
+        Ok(Caller {
+            user_id: user.id,
+            username: user.username,
+            role,
+            officer_id: user.officer_id,
+        })
+    }
+
+    pub fn logout(&self, token: &str, caller: &Caller) -> Result<(), AppError> {
+        let at = self.clock.stamp();
+        let mut store = self.open_store()?;
+        store.write(|db| -> Result<(), AppError> {
+            db.revoke_session(&sha256_hex(token.as_bytes()), &at)?;
+            db.audit(
+                &at,
+                &caller.username,
+                "logout",
+                &caller.username,
+                &serde_json::json!({}),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Refuses an action the caller's role does not allow.
+    pub fn require(&self, caller: &Caller, action: Action) -> Result<(), AppError> {
+        if allowed(caller.role, action) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "a {} may not do this",
+                caller.role
+            )))
+        }
+    }
+
+    /// Refuses an action on a business outside the caller's grids (for officers).
+    pub fn require_entity(
+        &self,
+        caller: &Caller,
+        entity_id: &str,
+        action: Action,
+    ) -> Result<(), AppError> {
+        self.require(caller, action)?;
+        if !grid_scoped(caller.role) {
+            return Ok(());
+        }
+        let db = self.open_store()?;
+        if !db.read().entity_exists(
+            &EntityId::parse(entity_id).map_err(|e| AppError::Invalid(format!("id: {e}")))?,
+        )? {
+            return Err(
+                crate::store::StoreError::NotFound(format!("business '{entity_id}'")).into(),
+            );
+        }
+        let covered = caller
+            .officer_id
+            .as_deref()
+            .map(|o| db.read().officer_covers_entity(o, entity_id))
+            .transpose()?
+            .unwrap_or(false);
+        if covered {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "business {entity_id} is not in a grid where you hold a post"
+            )))
+        }
+    }
+
+    /// Refuses an officer another officer's data.
+    pub fn require_officer(&self, caller: &Caller, officer_id: &str) -> Result<(), AppError> {
+        self.require(caller, Action::Read)?;
+        if grid_scoped(caller.role) && caller.officer_id.as_deref() != Some(officer_id) {
+            return Err(AppError::Forbidden(
+                "an officer sees only their own tasks".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stores a photo under the data directory, named by its SHA-256; the same bytes twice
+    /// are one file. Returns the hash.
+    pub fn store_photo(&self, bytes: &[u8], content_type: &str) -> Result<String, AppError> {
+        let sha = sha256_hex(bytes);
+        let dir = self.photo_dir().join(&sha[..2]);
+        let path = dir.join(&sha);
+        let io = |e: std::io::Error| AppError::Io(format!("photo {}: {e}", path.display()));
+        if !path.exists() {
+            std::fs::create_dir_all(&dir).map_err(io)?;
+            // Written whole under a temporary name and renamed: a photo file is never partial.
+            let tmp = dir.join(format!("{sha}.tmp{}", std::process::id()));
+            let mut file = std::fs::File::create(&tmp).map_err(io)?;
+            std::io::Write::write_all(&mut file, bytes).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            std::fs::rename(&tmp, &path).map_err(io)?;
+        }
+        let at = self.clock.stamp();
+        let mut store = self.open_store()?;
+        store.write(|db| db.insert_photo(&sha, content_type, bytes.len(), &at))?;
+        Ok(sha)
+    }
+
+    /// The path of a stored photo.
+    pub fn photo_path(&self, sha: &str) -> Option<PathBuf> {
+        crate::domain::inspection::is_sha256(sha)
+            .then(|| self.photo_dir().join(&sha[..2]).join(sha))
+            .filter(|p| p.exists())
+    }
+
+    /// Records a visit: checks it, writes the inspection, its findings and photos, closes
+    /// every task it satisfies, schedules the follow-up of a rectification notice,
+    /// re-classifies the business, and audits it, all in one transaction. With an
+    /// idempotency key, a retried submit returns the first answer and writes nothing.
+    pub fn record_visit(
+        &self,
+        caller: &Caller,
+        visit: &Visit,
+        idempotency: Option<(&str, &[u8])>,
+    ) -> Result<(u16, serde_json::Value), AppError> {
+        self.require(caller, Action::Record)?;
+        let officer = caller.officer_id.clone().ok_or_else(|| {
+            AppError::Forbidden("only an officer on the roster records a visit".into())
+        })?;
+        let id = EntityId::parse(&visit.entity_id)
+            .map_err(|e| AppError::Invalid(format!("entity_id: {e}")))?;
+        let now = self.clock.now_local();
+        let outcome = check_visit(
+            visit,
+            &officer,
+            now,
+            self.policy.min_officers_per_visit as usize,
+        )
+        .map_err(AppError::Invalid)?;
+        if grid_scoped(caller.role) {
+            self.require_entity(caller, id.as_str(), Action::Record)?;
+        }
+        let request_hash = idempotency.map(|(_, body)| sha256_hex(body));
+        let at = self.clock.stamp();
+        let today = self.clock.today();
+        let mut store = self.open_store()?;
+        store.write(|db| -> Result<(u16, serde_json::Value), AppError> {
+            if let (Some((key, _)), Some(hash)) = (idempotency, &request_hash)
+                && let Some(stored) = db.stored_response(caller.user_id, key)?
+            {
+                if &stored.request_hash != hash {
+                    return Err(AppError::Conflict(format!(
+                        "Idempotency-Key '{key}' was used for a different request"
+                    )));
+                }
+                let body = serde_json::from_str(&stored.body).unwrap_or_default();
+                return Ok((stored.status, body));
+            }
+            if !db.entity_exists(&id)? {
+                return Err(crate::store::StoreError::NotFound(format!("business '{id}'")).into());
+            }
+            let roster = db.officers(None)?;
+            for o in &visit.officers {
+                match roster.iter().find(|x| &x.id == o) {
+                    None => {
+                        return Err(AppError::Invalid(format!(
+                            "officers: '{o}' is not on the roster"
+                        )));
+                    }
+                    Some(x) if !x.certified => {
+                        return Err(AppError::Invalid(format!(
+                            "officers: '{o}' holds no enforcement certificate"
+                        )));
+                    }
+                    Some(_) => {}
+                }
+            }
+            let date = visit.visited_at.date();
+            let partner = visit.officers.iter().find(|o| **o != officer);
+            let kind = db
+                .tasks_for_entity(id.as_str())?
+                .into_iter()
+                .filter(|t| t.status == "open" && t.due_on <= date.max(today))
+                .map(|t| t.kind)
+                .min_by_key(|k| match k.as_str() {
+                    "targeted" => 0,
+                    "follow_up" => 1,
+                    "special" => 2,
+                    _ => 3,
+                })
+                .unwrap_or_else(|| "routine".to_owned());
+            let inspection_id = db.insert_visit(
+                &NewVisit {
+                    entity_id: id.as_str(),
+                    date,
+                    visited_at: visit.visited_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                    officer_id: &officer,
+                    partner_id: partner.map(String::as_str),
+                    kind: &kind,
+                    outcome: outcome.as_str(),
+                    same_day: date == today,
+                    checklist: serde_json::to_string(&(&visit.checklist, &visit.extra_items))
+                        .unwrap_or_default(),
+                    findings: serde_json::to_string(&visit.findings).unwrap_or_default(),
+                    rectification: visit
+                        .rectification
+                        .as_ref()
+                        .map(|r| serde_json::to_string(r).unwrap_or_default()),
+                    warning: visit.warning.map(|w| match w {
+                        crate::domain::inspection::Warning::Issued => "issued",
+                        crate::domain::inspection::Warning::Lifted => "lifted",
+                    }),
+                    recorded_by: &caller.username,
+                },
+                &at,
+            )?;
+            for f in &visit.findings {
+                db.insert_violation(
+                    &id,
+                    &Violation {
+                        date,
+                        severity: f.severity,
+                        suspended: false,
+                        revoked: false,
+                        note: f.note.clone(),
+                    },
+                    &caller.username,
+                    &at,
+                )?;
+            }
+            for p in &visit.photos {
+                db.link_photo(inspection_id, &p.sha256, &p.name)?;
+            }
+            let closed = db.close_tasks_by_visit(id.as_str(), date, inspection_id)?;
+            let follow_up = match &visit.rectification {
+                Some(Rectification::Notice { deadline }) => Some(db.insert_extra_task(
+                    id.as_str(),
+                    "follow_up",
+                    (*deadline, *deadline),
+                    Some((&officer, partner.map(String::as_str))),
+                    ExtraLink::FollowUp(inspection_id),
+                    &at,
+                )?),
+                _ => None,
+            };
+            let cause = format!("inspection recorded ({date}, {outcome})");
+            reclassify_in(
+                &db,
+                &self.policy,
+                &BusinessFilter::One(id.clone()),
+                today,
+                &cause,
+                &at,
+            )?;
+            let class = db
+                .entity_view(&id, today)?
+                .computed
+                .map(|c| c.class.to_string());
+            let report = VisitReport {
+                inspection_id,
+                entity_id: id.to_string(),
+                outcome: outcome.as_str().to_owned(),
+                same_day: date == today,
+                closed_tasks: closed,
+                follow_up_task: follow_up,
+                class,
+            };
+            let body = serde_json::to_value(&report).unwrap_or_default();
+            db.audit(
+                &at,
+                &caller.username,
+                "visit recorded",
+                id.as_str(),
+                &serde_json::json!({ "after": &body, "visit": visit }),
+            )?;
+            if let (Some((key, _)), Some(hash)) = (idempotency, request_hash) {
+                db.store_response(
+                    caller.user_id,
+                    key,
+                    &StoredResponse {
+                        request_hash: hash,
+                        status: 201,
+                        body: body.to_string(),
+                    },
+                    &at,
+                )?;
+            }
+            Ok((201, body))
+        })
+    }
+
+    /// A stored visit in full.
+    pub fn visit(&self, caller: &Caller, id: i64) -> Result<serde_json::Value, AppError> {
+        let visit = self.open_store()?.read().visit(id)?;
+        let entity = visit["entity_id"].as_str().unwrap_or_default().to_owned();
+        self.require_entity(caller, &entity, Action::Read)?;
+        Ok(visit)
+    }
+
+    /// Creates a special campaign and a task for every matching business of the region
+    /// (class, grid and area in force), with the campaign's checklist; routine tasks dated
+    /// in the campaign's window are merged into its visit.
+    pub fn create_campaign(
+        &self,
+        caller: &Caller,
+        region_code: &str,
+        campaign: &Campaign,
+    ) -> Result<serde_json::Value, AppError> {
+        self.require(caller, Action::ManageInspections)?;
+        if campaign.from > campaign.to {
+            return Err(AppError::Invalid(format!(
+                "to: {} is before from {}",
+                campaign.to, campaign.from
+            )));
+        }
+        if campaign.name.trim().is_empty() {
+            return Err(AppError::Invalid("name: must not be empty".into()));
+        }
+        let at = self.clock.stamp();
+        let mut store = self.open_store()?;
+        store.write(|db| -> Result<serde_json::Value, AppError> {
+            if !db.region_codes()?.iter().any(|r| r == region_code) {
+                return Err(
+                    crate::store::StoreError::NotFound(format!("region '{region_code}'")).into(),
+                );
+            }
+            let id = db.insert_campaign(region_code, campaign, &caller.username, &at)?;
+            let (mut tasks, mut merged) = (0, 0);
+            for (entity, industry, class, grid, area) in db.placed_businesses(region_code)? {
+                let class = class
+                    .as_deref()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(crate::domain::policy::RiskClass::A);
+                let (Some(grid), area) = (grid, area.unwrap_or_default()) else {
+                    continue;
+                };
+                if campaign.filter.matches(&industry, class, &grid, &area) {
+                    let task = db.insert_extra_task(
+                        &entity,
+                        "special",
+                        (campaign.from, campaign.to),
+                        None,
+                        ExtraLink::Campaign(id),
+                        &at,
+                    )?;
+                    merged += db.merge_routine_into(&entity, (campaign.from, campaign.to), task)?;
+                    tasks += 1;
+                }
+            }
+            let summary = serde_json::json!({ "id": id, "tasks": tasks, "routine_merged": merged });
+            db.audit(
+                &at,
+                &caller.username,
+                "campaign created",
+                region_code,
+                &serde_json::json!({ "after": campaign, "result": &summary }),
+            )?;
+            Ok(summary)
+        })
+    }
+
+    /// Adds or changes an officer on a region's roster; audited with before and after.
+    pub fn save_officer(
+        &self,
+        caller: &Caller,
+        region_code: &str,
+        officer: &Officer,
+    ) -> Result<(), AppError> {
+        self.require(caller, Action::ManageGrids)?;
+        if officer.id.trim().is_empty() || officer.name.trim().is_empty() {
+            return Err(AppError::Invalid("id and name: must not be empty".into()));
+        }
+        if !(officer.hours_per_month.is_finite() && officer.hours_per_month >= 0.0) {
+            return Err(AppError::Invalid(
+                "hours_per_month: a number of hours, not negative".into(),
+            ));
+        }
+        let at = self.clock.stamp();
+        let mut store = self.open_store()?;
+        store.write(|db| -> Result<(), AppError> {
+            if !db.region_codes()?.iter().any(|r| r == region_code) {
+                return Err(
+                    crate::store::StoreError::NotFound(format!("region '{region_code}'")).into(),
+                );
+            }
+            let before = db.officers(None)?.into_iter().find(|o| o.id == officer.id);
+            db.upsert_officer(region_code, officer)?;
+            db.audit(
+                &at,
+                &caller.username,
+                "officer saved",
+                &officer.id,
+                &serde_json::json!({ "before": before, "after": officer }),
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// The targeted visit a complaint asks for: from its day (or today) to the deadline.
+pub(super) fn targeted_window(date: NaiveDate, deadline_days: u32) -> (NaiveDate, NaiveDate) {
+    let due = date
+        .checked_add_days(chrono::Days::new(u64::from(deadline_days)))
+        .unwrap_or(date);
+    (date, due)
+}
+
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A valid argon2 hash of nothing anyone can type, checked against when a name is unknown.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0dDQ9t6yDDN0F2cA8e2Zb6zlEk1PY3r1WtLWeQCk7Dw";
