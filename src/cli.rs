@@ -38,6 +38,26 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Add an account. The password is read from the first line of standard input with
+    /// `--password-stdin`; otherwise a random one is made and printed once.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// admin, bureau_head, manager or officer.
+        #[arg(long)]
+        role: crate::domain::access::UserRole,
+        /// The officer on the roster this account is (required for `officer`).
+        #[arg(long)]
+        officer: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the accounts.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Import a region directory (SPEC §8 files) into the database, all or nothing.
     Import {
@@ -96,6 +116,11 @@ pub enum Command {
         /// (overrides `jobs.nightly_reclassify`).
         #[arg(long, env = "GRIDPATROL_NIGHTLY_CRON")]
         nightly_cron: Option<String>,
+    },
+    /// Manage accounts of the service.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
     },
     /// Build a fresh database from the bundled demo region, run the pipeline, and serve it.
     Demo {
@@ -380,6 +405,41 @@ pub fn run(cli: Cli) -> Result<()> {
             app.open_store()?;
             serve(app, config, None)
         }
+        Command::User { action } => match action {
+            UserAction::Add {
+                username,
+                role,
+                officer,
+                password_stdin,
+            } => {
+                let (password, shown) = if password_stdin {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+                } else {
+                    (new_password(), true)
+                };
+                app.add_user(&username, &password, role, officer.as_deref(), "cli")?;
+                if shown {
+                    println!("added {username} ({role}); password (shown once): {password}");
+                } else {
+                    println!("added {username} ({role})");
+                }
+                Ok(())
+            }
+            UserAction::List => {
+                for u in app.open_store()?.read().users()? {
+                    println!(
+                        "{}\t{}\t{}{}",
+                        u.username,
+                        u.role,
+                        u.officer_id.unwrap_or_default(),
+                        if u.disabled { "\tdisabled" } else { "" }
+                    );
+                }
+                Ok(())
+            }
+        },
         Command::Demo {
             bind,
             region,
@@ -851,6 +911,26 @@ fn demo(
         replanned.moved,
         replanned.created
     );
+    // One account per role; the officer is the A-post holder of the first grid.
+    let posts = app
+        .open_store()?
+        .read()
+        .open_posts(&report.region, version, "A")?;
+    let officer = posts.values().min().cloned();
+    let mut users = Vec::new();
+    for (name, role) in [
+        ("admin", crate::domain::access::UserRole::Admin),
+        ("head", crate::domain::access::UserRole::BureauHead),
+        ("manager", crate::domain::access::UserRole::Manager),
+        ("officer", crate::domain::access::UserRole::Officer),
+    ] {
+        let password = new_password();
+        let officer_id = (role == crate::domain::access::UserRole::Officer)
+            .then(|| officer.clone())
+            .flatten();
+        app.add_user(name, &password, role, officer_id.as_deref(), "demo")?;
+        users.push((name.to_owned(), role.to_string(), password));
+    }
     if no_serve {
         return Ok(());
     }
@@ -858,10 +938,47 @@ fn demo(
         bind,
         ..crate::config::Config::default()
     };
-    serve(app, config, Some(&report))
+    serve(app, config, Some(&DemoInfo { users, officer }))
 }
 
-fn serve(app: App, config: crate::config::Config, demo: Option<&ImportReport>) -> Result<()> {
+/// What the demo prints: its accounts and an officer with tasks.
+struct DemoInfo {
+    users: Vec<(String, String, String)>,
+    officer: Option<String>,
+}
+
+/// Ctrl-C or SIGTERM: stop taking connections and let requests in flight finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// A random password for a new account, shown once.
+fn new_password() -> String {
+    use rand::RngExt;
+    let mut bytes = [0u8; 9];
+    rand::rng().fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn serve(app: App, config: crate::config::Config, demo: Option<&DemoInfo>) -> Result<()> {
     let jobs = config.jobs.parse().map_err(anyhow::Error::msg)?;
     let bind = config.bind;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -874,19 +991,22 @@ fn serve(app: App, config: crate::config::Config, demo: Option<&ImportReport>) -
         let addr = listener.local_addr()?;
         let app = Arc::new(app);
         tokio::spawn(jobs::run_scheduler(app.clone(), jobs));
-        println!("gridpatrol is serving on http://{addr}/  (Ctrl-C stops it)");
-        println!("  summary:        http://{addr}/");
+        println!("gridpatrol is serving on http://{addr}/  (Ctrl-C or SIGTERM stops it)");
+        println!("  API document:   http://{addr}/openapi.json");
         println!("  health:         http://{addr}/healthz");
-        println!("  class D list:   http://{addr}/api/businesses?class=D&limit=20");
-        if let Some(report) = demo
-            && let Some((id, _, _)) = report.unlocated.first()
-        {
-            println!("  an unlocated business: http://{addr}/api/businesses/{id}");
+        println!("  sign in:        POST http://{addr}/api/login {{\"username\": …, \"password\": …}}");
+        if let Some(demo) = demo {
+            println!("  demo accounts (passwords shown once):");
+            for (name, role, password) in &demo.users {
+                println!("    {name:<10} {role:<12} {password}");
+            }
+            if let Some(officer) = &demo.officer {
+                println!("  an officer's week: http://{addr}/api/officers/{officer}/due?days=7 (as `officer`)");
+            }
         }
-        axum::serve(listener, crate::http::router(app))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+        let router = crate::http::router_with(app, &config.limits);
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown_signal())
             .await?;
         Ok(())
     })

@@ -97,6 +97,28 @@ pub fn region_graph(
     })
 }
 
+/// The grid (index into `grid_units`) of each unit of `graph`, `usize::MAX` where none; the
+/// code of a plan's unit the graph does not have is the error.
+pub fn grid_of_units(
+    graph: &UnitGraph,
+    grid_units: &[(String, Vec<String>)],
+) -> Result<Vec<usize>, String> {
+    let index: std::collections::HashMap<&str, usize> = graph
+        .codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let mut assignment = vec![usize::MAX; graph.len()];
+    for (g, (_, units)) in grid_units.iter().enumerate() {
+        for u in units {
+            let &i = index.get(u.as_str()).ok_or_else(|| u.clone())?;
+            assignment[i] = g;
+        }
+    }
+    Ok(assignment)
+}
+
 /// Reads a current plan: a grids GeoJSON (each feature's `units` lists unit codes) or a CSV
 /// `unit,grid`. Returns the grid index per unit of `graph` and the grid labels.
 pub fn read_plan(path: &Path, graph: &UnitGraph) -> Result<(Vec<usize>, Vec<String>)> {
@@ -299,5 +321,275 @@ impl super::App {
 
     pub fn plans(&self, region_code: &str) -> Result<Vec<crate::store::PlanRow>, super::AppError> {
         Ok(self.open_store()?.read().plans(region_code)?)
+    }
+}
+
+impl super::App {
+    /// A region's unit graph from the store (after import): units and outline as stored,
+    /// workloads from the stored classes, and the roster.
+    pub fn stored_region_graph(&self, region_code: &str) -> Result<RegionGraph, super::AppError> {
+        let store = self.open_store()?;
+        let db = store.read();
+        let outline =
+            json!({ "type": "FeatureCollection", "features": [db.region_feature(region_code)?] });
+        let jurisdiction =
+            crate::import::geojson::read_jurisdiction("region", &outline.to_string(), Crs::Wgs84)?;
+        let mut problems = crate::import::Problems::default();
+        let units = crate::import::geojson::read_units(
+            "units",
+            &db.units_geojson(region_code)?.to_string(),
+            Crs::Wgs84,
+            &mut problems,
+        );
+        problems.into_result(())?;
+        let counts = db.class_counts(region_code)?;
+        let officers = db.officers(Some(region_code))?;
+        let shapes: Vec<_> = units.iter().map(|u| u.shape.clone()).collect();
+        let adj = adjacency(&shapes);
+        let classes: Vec<[usize; 4]> = units
+            .iter()
+            .map(|u| counts.get(&u.code).copied().unwrap_or_default())
+            .collect();
+        let weights = units
+            .iter()
+            .zip(&classes)
+            .map(|(u, n)| {
+                let list: Vec<RiskClass> = RiskClass::ALL
+                    .iter()
+                    .flat_map(|&c| std::iter::repeat_n(c, n[c.index()]))
+                    .collect();
+                unit_workload(&list, u.area_m2 / 1e6, &self.policy)
+            })
+            .collect();
+        let graph = UnitGraph {
+            codes: units.iter().map(|u| u.code.clone()).collect(),
+            names: units.iter().map(|u| u.name.clone()).collect(),
+            weights,
+            adjacency: adj.neighbours,
+            areas: Some(adj.areas),
+            perimeters: Some(adj.perimeters),
+            dedicated: units.iter().map(|u| u.dedicated).collect(),
+        };
+        Ok(RegionGraph {
+            graph,
+            region: RegionData {
+                dir: Default::default(),
+                jurisdiction,
+                units,
+                businesses: Vec::new(),
+                records: Vec::new(),
+                officers,
+                rows_per_file: Vec::new(),
+            },
+            classes,
+            unit_of: Vec::new(),
+        })
+    }
+
+    /// Partitions a stored region into `grids` grids and saves the result as a draft plan.
+    pub fn draft_plan(
+        &self,
+        region_code: &str,
+        grids: usize,
+        seed: u64,
+        actor: &str,
+    ) -> Result<(i64, serde_json::Value), super::AppError> {
+        let rg = self.stored_region_graph(region_code)?;
+        if grids == 0 || grids > rg.graph.len() {
+            return Err(super::AppError::Invalid(format!(
+                "grids: between 1 and {} (the region's units)",
+                rg.graph.len()
+            )));
+        }
+        let plan = crate::domain::partition::partition(
+            &rg.graph,
+            &crate::domain::partition::PartitionOptions {
+                grids,
+                tolerance: 0.05,
+                seed,
+                starts: None,
+            },
+        )
+        .map_err(|e| super::AppError::Invalid(format!("grids: {e}")))?;
+        let metrics = serde_json::to_value(crate::domain::partition::metrics(
+            &rg.graph,
+            &plan.assignment,
+            grids,
+        ))
+        .unwrap_or_default();
+        let summaries = grid_summaries(&rg, &plan.assignment, grids);
+        let version = self.save_plan(region_code, &summaries, &metrics, actor)?;
+        Ok((version, metrics))
+    }
+
+    /// Moves a unit to a neighbouring grid of a draft plan. Refused when the unit's grid
+    /// would fall apart or be left empty, when the target does not touch the unit, or
+    /// (unless `accept_imbalance`) when a grid would leave the balance tolerance. Returns
+    /// the two grids' workloads against the mean.
+    pub fn move_unit(
+        &self,
+        region_code: &str,
+        version: i64,
+        unit: &str,
+        to_grid: &str,
+        accept_imbalance: bool,
+        actor: &str,
+    ) -> Result<serde_json::Value, super::AppError> {
+        let rg = self.stored_region_graph(region_code)?;
+        let store = self.open_store()?;
+        let status = store.read().plan_status(region_code, version)?;
+        if status != "draft" {
+            return Err(super::AppError::Conflict(format!(
+                "plan {version} is {status}; only a draft is edited"
+            )));
+        }
+        let grid_units = store.read().plan_grid_units(region_code, version)?;
+        let mut assignment = grid_of_units(&rg.graph, &grid_units).map_err(|u| {
+            super::AppError::Invalid(format!("unit {u} of the plan is not in the region"))
+        })?;
+        let u = rg.graph.codes.iter().position(|c| c == unit);
+        let u = u.ok_or_else(|| {
+            super::AppError::Invalid(format!("unit: '{unit}' is not in the region"))
+        })?;
+        let to = grid_units
+            .iter()
+            .position(|(g, _)| g == to_grid)
+            .ok_or_else(|| {
+                super::AppError::Invalid(format!("to_grid: '{to_grid}' is not in plan {version}"))
+            })?;
+        let from = assignment[u];
+        if from == to {
+            return Err(super::AppError::Invalid(format!(
+                "to_grid: unit {unit} is already in {to_grid}"
+            )));
+        }
+        if !rg.graph.adjacency[u]
+            .iter()
+            .any(|&(v, _)| assignment[v] == to)
+        {
+            return Err(super::AppError::Invalid(format!(
+                "to_grid: unit {unit} does not touch grid {to_grid}"
+            )));
+        }
+        let rest: Vec<usize> = (0..rg.graph.len())
+            .filter(|&v| assignment[v] == from && v != u)
+            .collect();
+        if rest.is_empty() {
+            return Err(super::AppError::Invalid(format!(
+                "unit: moving {unit} would leave grid {} empty",
+                grid_units[from].0
+            )));
+        }
+        // Contiguity: the rest of the source grid must still be one piece.
+        let mut seen = vec![false; rg.graph.len()];
+        let mut stack = vec![rest[0]];
+        seen[rest[0]] = true;
+        let mut reached = 1;
+        while let Some(v) = stack.pop() {
+            for &(w, _) in &rg.graph.adjacency[v] {
+                if !seen[w] && w != u && assignment[w] == from {
+                    seen[w] = true;
+                    reached += 1;
+                    stack.push(w);
+                }
+            }
+        }
+        if reached != rest.len() {
+            return Err(super::AppError::Invalid(format!(
+                "unit: moving {unit} would split grid {} in two",
+                grid_units[from].0
+            )));
+        }
+        assignment[u] = to;
+        let k = grid_units.len();
+        let mut load = vec![0.0; k];
+        for (v, &g) in assignment.iter().enumerate() {
+            if g < k {
+                load[g] += rg.graph.weights[v];
+            }
+        }
+        let mean = load.iter().sum::<f64>() / k as f64;
+        let deviation = |g: usize| {
+            if mean > 0.0 {
+                load[g] / mean - 1.0
+            } else {
+                0.0
+            }
+        };
+        let tolerance = 0.05;
+        let over = [from, to]
+            .into_iter()
+            .find(|&g| deviation(g).abs() > tolerance);
+        if let (Some(g), false) = (over, accept_imbalance) {
+            return Err(super::AppError::Invalid(format!(
+                "to_grid: grid {} would be {:+.1}% off the mean workload (tolerance ±{:.0}%); send accept_imbalance to move anyway",
+                grid_units[g].0,
+                deviation(g) * 100.0,
+                tolerance * 100.0
+            )));
+        }
+        let shape = |g: usize| {
+            let members: Vec<usize> = (0..assignment.len())
+                .filter(|&v| assignment[v] == g)
+                .collect();
+            crate::generate::geometry_to_json(&geo::unary_union(
+                members.iter().map(|&v| &rg.region.units[v].shape),
+            ))
+            .to_string()
+        };
+        let (from_shape, to_shape) = (shape(from), shape(to));
+        let at = self.clock.stamp();
+        let result = json!({
+            "unit": unit,
+            "from": { "grid": grid_units[from].0, "workload": load[from], "deviation": deviation(from) },
+            "to": { "grid": to_grid, "workload": load[to], "deviation": deviation(to) },
+            "mean_workload": mean,
+        });
+        let mut store = store;
+        store.write(|db| -> Result<(), super::AppError> {
+            db.move_unit(
+                region_code,
+                version,
+                unit,
+                to_grid,
+                [
+                    (grid_units[from].0.as_str(), load[from], from_shape.as_str()),
+                    (to_grid, load[to], to_shape.as_str()),
+                ],
+            )?;
+            db.audit(
+                &at,
+                actor,
+                "unit moved",
+                region_code,
+                &json!({ "version": version, "before": { "unit": unit, "grid": grid_units[from].0 }, "after": &result }),
+            )?;
+            Ok(())
+        })?;
+        Ok(result)
+    }
+
+    /// Publishes an approved plan; audited.
+    pub fn publish_plan(
+        &self,
+        region_code: &str,
+        version: i64,
+        actor: &str,
+    ) -> Result<bool, super::AppError> {
+        let at = self.clock.stamp();
+        let mut store = self.open_store()?;
+        store.write(|db| -> Result<bool, super::AppError> {
+            let changed = db.publish_plan(region_code, version, &at)?;
+            if changed {
+                db.audit(
+                    &at,
+                    actor,
+                    "plan published",
+                    region_code,
+                    &json!({ "version": version }),
+                )?;
+            }
+            Ok(changed)
+        })
     }
 }

@@ -30,6 +30,26 @@ impl App {
     /// can be kept, and stores the changes (closing old posts, opening new ones). Audited.
     pub fn assign_posts(&self, dir: &Path, on: NaiveDate, actor: &str) -> Result<AssignReport> {
         let rg = region_graph(dir, Crs::Wgs84, &self.policy, on)?;
+        self.assign_posts_for(&rg, on, actor)
+    }
+
+    /// [`App::assign_posts`] for an imported region, from what the store holds.
+    pub fn assign_posts_in_store(
+        &self,
+        region_code: &str,
+        on: NaiveDate,
+        actor: &str,
+    ) -> Result<AssignReport> {
+        let rg = self.stored_region_graph(region_code)?;
+        self.assign_posts_for(&rg, on, actor)
+    }
+
+    fn assign_posts_for(
+        &self,
+        rg: &super::RegionGraph,
+        on: NaiveDate,
+        actor: &str,
+    ) -> Result<AssignReport> {
         let region_code = rg.region.jurisdiction.code.clone();
         let mut store = self.open_store()?;
         let db = store.read();
@@ -39,22 +59,9 @@ impl App {
             )
         })?;
         let grid_units = db.plan_grid_units(&region_code, version)?;
-        let unit_index: HashMap<&str, usize> = rg
-            .graph
-            .codes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.as_str(), i))
-            .collect();
-        let mut grid_of_unit = vec![usize::MAX; rg.graph.len()];
-        for (g, (_, units)) in grid_units.iter().enumerate() {
-            for u in units {
-                let &i = unit_index.get(u.as_str()).with_context(|| {
-                    format!("unit {u} of the stored plan is not in the region files")
-                })?;
-                grid_of_unit[i] = g;
-            }
-        }
+        let grid_of_unit = super::grids::grid_of_units(&rg.graph, &grid_units).map_err(|u| {
+            anyhow::anyhow!("unit {u} of the stored plan is not in the region files")
+        })?;
         let k = grid_units.len();
         let mut grids: Vec<GridInfo> = grid_units
             .iter()

@@ -528,6 +528,91 @@ impl App {
         })
     }
 
+    /// A random draw (双随机) over a region's register as stored: businesses per class share
+    /// and certified inspector pairs at random from the seed, each pair a special task due
+    /// within `days`. The seed is stored with the draw, so it can be replayed.
+    pub fn draw_in_store(
+        &self,
+        caller: &Caller,
+        region_code: &str,
+        seed: u64,
+        on: NaiveDate,
+        days: u32,
+    ) -> Result<serde_json::Value, AppError> {
+        self.require(caller, Action::ManageInspections)?;
+        let due_by = on
+            .checked_add_days(chrono::Days::new(u64::from(days.max(1)) - 1))
+            .unwrap_or(on);
+        let at = self.clock.stamp();
+        let mut store = self.open_store()?;
+        store.write(|db| -> Result<serde_json::Value, AppError> {
+            if !db.region_codes()?.iter().any(|r| r == region_code) {
+                return Err(crate::store::StoreError::NotFound(format!("region '{region_code}'")).into());
+            }
+            let businesses = db.placed_businesses(region_code)?;
+            let classes: Vec<crate::domain::policy::RiskClass> = businesses
+                .iter()
+                .map(|b| {
+                    b.2.as_deref()
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(crate::domain::policy::RiskClass::A)
+                })
+                .collect();
+            let roster = db.officers(Some(region_code))?;
+            let inspectors: Vec<usize> = (0..roster.len())
+                .filter(|&i| {
+                    roster[i].certified
+                        && matches!(
+                            roster[i].role,
+                            crate::domain::entity::Role::Officer | crate::domain::entity::Role::Deputy
+                        )
+                })
+                .collect();
+            if inspectors.len() < 2 {
+                return Err(AppError::Invalid(format!(
+                    "region '{region_code}' has {} certified inspectors; a draw needs 2",
+                    inspectors.len()
+                )));
+            }
+            let (drawn, blocked) = crate::domain::campaign::random_draw(
+                &classes,
+                &inspectors,
+                &Default::default(),
+                self.policy.random_draw,
+                seed,
+            );
+            let id = db.insert_draw(region_code, seed, on, due_by, drawn.len(), &caller.username, &at)?;
+            let mut lines = Vec::new();
+            for d in &drawn {
+                let entity = &businesses[d.business].0;
+                let (a, b) = (&roster[d.inspectors[0]].id, &roster[d.inspectors[1]].id);
+                let task = db.insert_extra_task(
+                    entity,
+                    "special",
+                    (on, due_by),
+                    Some((a, Some(b))),
+                    ExtraLink::Draw(id),
+                    &at,
+                )?;
+                db.merge_routine_into(entity, (on, due_by), task)?;
+                lines.push(serde_json::json!({
+                    "entity_id": entity, "class": classes[d.business], "officer_id": a, "partner_id": b, "task": task,
+                }));
+            }
+            let summary = serde_json::json!({
+                "id": id, "seed": seed, "on": on, "due_by": due_by, "lines": lines, "blocked": blocked.len(),
+            });
+            db.audit(
+                &at,
+                &caller.username,
+                "random draw",
+                region_code,
+                &serde_json::json!({ "after": { "id": id, "seed": seed, "on": on, "lines": drawn.len() } }),
+            )?;
+            Ok(summary)
+        })
+    }
+
     /// Adds or changes an officer on a region's roster; audited with before and after.
     pub fn save_officer(
         &self,

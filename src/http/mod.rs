@@ -1,19 +1,39 @@
-//! The HTTP service: the only axum importer. Handlers parse, call the app, and shape DTOs.
+//! The HTTP service: the only axum importer. Handlers parse, call the app, and shape JSON.
+//! Every API route is declared once with its OpenAPI description (utoipa), so the document
+//! at `/openapi.json` cannot leave a route out.
 
+mod auth;
 mod error;
+mod grids;
 mod register;
+mod work;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+pub use auth::Auth;
 pub use error::ApiError;
 
 use crate::app::App;
+use crate::config::Limits;
 
 /// Shared state of the handlers.
 pub type AppState = Arc<App>;
@@ -26,13 +46,19 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(ApiError::bad_request(json_rejection_text(&rejection))),
+            Err(rejection) => Err(json_rejection(&rejection)),
         }
     }
 }
 
-fn json_rejection_text(rejection: &JsonRejection) -> String {
-    format!("request body: {}", rejection.body_text())
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    let status = match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        StatusCode::BAD_REQUEST => StatusCode::BAD_REQUEST,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    ApiError::new(status, format!("request body: {}", rejection.body_text()))
 }
 
 /// Runs blocking store work off the async threads, keeping the tracing span.
@@ -43,31 +69,118 @@ pub async fn blocking<T: Send + 'static>(
     Ok(tokio::task::spawn_blocking(move || span.in_scope(work)).await??)
 }
 
-/// The whole service.
-pub fn router(app: AppState) -> Router {
-    Router::new()
-        .route("/", get(summary))
-        .route("/healthz", get(healthz))
-        .merge(register::router())
-        .with_state(app)
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "gridpatrol", description = "Grid supervision for market regulators: grids, risk classes, patrol plans, visits."),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
 }
 
+/// Request ids: a counter per process, carried in `x-request-id` and in every log line.
+#[derive(Clone, Default)]
+struct Counter(Arc<AtomicU64>);
+
+impl MakeRequestId for Counter {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{n:08x}").parse().ok().map(RequestId::new)
+    }
+}
+
+/// The API routes and their OpenAPI document.
+pub fn api(limits: &Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(summary))
+        .merge(auth::router())
+        .merge(register::router())
+        .merge(grids::router())
+        .merge(work::router())
+        .merge(work::photo_router().layer(DefaultBodyLimit::max(limits.photo_bytes)))
+        .split_for_parts()
+}
+
+/// The whole service with the default limits.
+pub fn router(app: AppState) -> Router {
+    router_with(app, &Limits::default())
+}
+
+/// The whole service: the API, `/openapi.json`, the index, and the layers every request
+/// passes (request id, tracing, timeout, compression, body limit).
+pub fn router_with(app: AppState, limits: &Limits) -> Router {
+    let (api, openapi) = api(limits);
+    let openapi = Arc::new(openapi);
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/", get(index))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .merge(api)
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .with_state(app)
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(limits.request_timeout_secs.max(1)),
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", id = %id, method = %request.method(), uri = %request.uri().path())
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, Counter::default()))
+}
+
+/// Where to start: what the service is and where its document is.
+async fn index() -> Json<Value> {
+    Json(json!({
+        "service": "gridpatrol",
+        "openapi": "/openapi.json",
+        "health": "/healthz",
+        "sign in": "POST /api/login {\"username\", \"password\"}",
+    }))
+}
+
+/// Liveness and the schema version.
+#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "up")))]
 async fn healthz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let version = blocking(move || Ok(app.open_store()?.schema_version()?)).await?;
     Ok(Json(json!({ "status": "ok", "schema_version": version })))
 }
 
-async fn summary(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Per region: units, businesses, unlocated ones, classes.
+#[utoipa::path(get, path = "/api/summary", tag = "service", security(("bearer" = [])),
+    responses((status = 200, description = "summary")))]
+async fn summary(State(app): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
     let today = app.clock.today();
-    let summary = blocking(move || Ok(app.open_store()?.read().summary(today)?)).await?;
-    Ok(Json(json!({
-        "service": "gridpatrol",
-        "as_of": today,
-        "regions": summary.regions,
-        "links": {
-            "health": "/healthz",
-            "business": "/api/businesses/{id}",
-            "businesses of a class": "/api/businesses?class=D&limit=50",
-        },
-    })))
+    let summary = blocking(move || {
+        app.require(&auth.caller, crate::domain::access::Action::Read)?;
+        Ok(app.open_store()?.read().summary(today)?)
+    })
+    .await?;
+    Ok(Json(json!({ "as_of": today, "regions": summary.regions })))
 }

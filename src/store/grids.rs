@@ -148,3 +148,191 @@ impl Db<'_> {
         Ok(rows)
     }
 }
+
+impl Db<'_> {
+    /// A region's outline as a GeoJSON Feature (`code`, `name` and stored properties).
+    pub fn region_feature(&self, region_code: &str) -> Result<serde_json::Value> {
+        let row: Option<(String, String, String, f64)> = self
+            .conn
+            .query_row(
+                "SELECT name, geometry, properties, area_m2 FROM regions WHERE code = ?1",
+                [region_code],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let (name, geometry, properties, area) =
+            row.ok_or_else(|| StoreError::NotFound(format!("region '{region_code}'")))?;
+        let mut props: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&properties).unwrap_or_default();
+        props.insert("code".into(), region_code.into());
+        props.insert("name".into(), name.into());
+        props.insert("area_m2".into(), area.into());
+        Ok(serde_json::json!({
+            "type": "Feature",
+            "properties": props,
+            "geometry": serde_json::from_str::<serde_json::Value>(&geometry)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        }))
+    }
+
+    /// A region's units as a GeoJSON FeatureCollection in the import format.
+    pub fn units_geojson(&self, region_code: &str) -> Result<serde_json::Value> {
+        let mut features = Vec::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT code, name, kind, parent, dedicated, geometry, area_m2 FROM units WHERE region_code = ?1 ORDER BY code",
+        )?;
+        let mut rows = stmt.query([region_code])?;
+        while let Some(r) = rows.next()? {
+            let geometry: String = r.get(5)?;
+            features.push(serde_json::json!({
+                "type": "Feature",
+                "properties": {
+                    "code": r.get::<_, String>(0)?,
+                    "name": r.get::<_, String>(1)?,
+                    "kind": r.get::<_, String>(2)?,
+                    "parent": r.get::<_, Option<String>>(3)?,
+                    "dedicated": r.get::<_, bool>(4)?,
+                    "area_m2": r.get::<_, f64>(6)?,
+                },
+                "geometry": serde_json::from_str::<serde_json::Value>(&geometry)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            }));
+        }
+        Ok(serde_json::json!({ "type": "FeatureCollection", "features": features }))
+    }
+
+    /// Businesses per unit and stored class: unit code → [A, B, C, D] (unclassified count as A).
+    pub fn class_counts(
+        &self,
+        region_code: &str,
+    ) -> Result<std::collections::HashMap<String, [usize; 4]>> {
+        let mut out: std::collections::HashMap<String, [usize; 4]> = Default::default();
+        let mut stmt = self.conn.prepare(
+            "SELECT unit_code, class, count(*) FROM businesses WHERE region_code = ?1 AND unit_code IS NOT NULL GROUP BY 1, 2",
+        )?;
+        let mut rows = stmt.query([region_code])?;
+        while let Some(r) = rows.next()? {
+            let unit: String = r.get(0)?;
+            let class: Option<String> = r.get(1)?;
+            let n: i64 = r.get(2)?;
+            let slot = match class.as_deref() {
+                Some("B") => 1,
+                Some("C") => 2,
+                Some("D") => 3,
+                _ => 0,
+            };
+            out.entry(unit).or_default()[slot] += usize::try_from(n).unwrap_or(0);
+        }
+        Ok(out)
+    }
+
+    /// A plan's grids as a GeoJSON FeatureCollection (code, name, workload, units, posts).
+    pub fn plan_geojson(&self, region_code: &str, version: i64) -> Result<serde_json::Value> {
+        let units: std::collections::HashMap<String, Vec<String>> = self
+            .plan_grid_units(region_code, version)?
+            .into_iter()
+            .collect();
+        let mut stmt = self.conn.prepare(
+            "SELECT g.code, g.name, g.workload, g.geometry,
+                    (SELECT officer_id FROM posts WHERE grid_id = g.id AND post = 'A' AND until IS NULL),
+                    (SELECT group_concat(officer_id) FROM posts WHERE grid_id = g.id AND post = 'B' AND until IS NULL)
+             FROM grids g WHERE g.region_code = ?1 AND g.plan_version = ?2 ORDER BY g.code",
+        )?;
+        let mut rows = stmt.query(params![region_code, version])?;
+        let mut features = Vec::new();
+        while let Some(r) = rows.next()? {
+            let code: String = r.get(0)?;
+            let geometry: Option<String> = r.get(3)?;
+            let b: Option<String> = r.get(5)?;
+            features.push(serde_json::json!({
+                "type": "Feature",
+                "properties": {
+                    "code": &code,
+                    "name": r.get::<_, String>(1)?,
+                    "workload": r.get::<_, f64>(2)?,
+                    "units": units.get(&code).cloned().unwrap_or_default(),
+                    "a_post": r.get::<_, Option<String>>(4)?,
+                    "b_posts": b.map(|b| b.split(',').map(str::to_owned).collect::<Vec<_>>()).unwrap_or_default(),
+                },
+                "geometry": geometry.and_then(|g| serde_json::from_str::<serde_json::Value>(&g).ok()),
+            }));
+        }
+        if features.is_empty()
+            && !self
+                .plans(region_code)?
+                .iter()
+                .any(|p| p.version == version)
+        {
+            return Err(StoreError::NotFound(format!(
+                "plan {version} of region '{region_code}'"
+            )));
+        }
+        Ok(serde_json::json!({ "type": "FeatureCollection", "features": features }))
+    }
+
+    /// The status of a plan.
+    pub fn plan_status(&self, region_code: &str, version: i64) -> Result<String> {
+        self.conn
+            .query_row(
+                "SELECT status FROM grid_plans WHERE region_code = ?1 AND version = ?2",
+                params![region_code, version],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("plan {version} of region '{region_code}'"))
+            })
+    }
+
+    /// Moves a unit to another grid of a draft plan, with the two grids' new workloads and
+    /// geometry.
+    #[allow(clippy::too_many_arguments)]
+    pub fn move_unit(
+        &self,
+        region_code: &str,
+        version: i64,
+        unit: &str,
+        to_grid: &str,
+        grids: [(&str, f64, &str); 2],
+    ) -> Result<()> {
+        let target: i64 = self
+            .conn
+            .query_row(
+                "SELECT id FROM grids WHERE region_code = ?1 AND plan_version = ?2 AND code = ?3",
+                params![region_code, version, to_grid],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("grid '{to_grid}'")))?;
+        let n = self.conn.execute(
+            "UPDATE grid_units SET grid_id = ?4 WHERE unit_code = ?3 AND region_code = ?1
+               AND grid_id IN (SELECT id FROM grids WHERE region_code = ?1 AND plan_version = ?2)",
+            params![region_code, version, unit, target],
+        )?;
+        if n != 1 {
+            return Err(StoreError::NotFound(format!(
+                "unit '{unit}' in plan {version}"
+            )));
+        }
+        for (code, workload, geometry) in grids {
+            self.conn.execute(
+                "UPDATE grids SET workload = ?4, geometry = ?5 WHERE region_code = ?1 AND plan_version = ?2 AND code = ?3",
+                params![region_code, version, code, workload, geometry],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Marks an approved plan published (shown to officers); returns whether it changed.
+    pub fn publish_plan(&self, region_code: &str, version: i64, at: &str) -> Result<bool> {
+        match self.plan_status(region_code, version)?.as_str() {
+            "approved" => Ok(self.conn.execute(
+                "UPDATE grid_plans SET published_at = ?3 WHERE region_code = ?1 AND version = ?2 AND published_at IS NULL",
+                params![region_code, version, at],
+            )? == 1),
+            other => Err(StoreError::Conflict(format!(
+                "plan {version} is {other}; only an approved plan is published"
+            ))),
+        }
+    }
+}

@@ -19,8 +19,8 @@ pub use accounts::{StoredResponse, UserRow};
 pub use grids::{GridRow, PlanRow};
 pub use migrations::{MIGRATIONS, Migration};
 pub use register::{
-    BusinessFilter, BusinessLine, BusinessRow, EntityView, HistoryRow, OverrideRow, StoredClass,
-    Summary,
+    BusinessFilter, BusinessLine, BusinessRow, BusinessSearch, EntityView, HistoryRow, OverrideRow,
+    StoredClass, Summary,
 };
 pub use schedule::{AreaRow, Escalation, GridStats, OpenTask, PeriodStats};
 pub use tasks::{NewTask, TaskRow};

@@ -670,6 +670,19 @@ pub struct BusinessLine {
     pub changes_on: Option<String>,
 }
 
+/// A [`BusinessLine`] from `id, name, industry, unit_code, class, override class, changes_on`.
+fn business_line(r: &Row<'_>) -> rusqlite::Result<BusinessLine> {
+    Ok(BusinessLine {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        industry: r.get(2)?,
+        unit_code: r.get(3)?,
+        class: r.get(4)?,
+        override_class: r.get(5)?,
+        changes_on: r.get(6)?,
+    })
+}
+
 impl Db<'_> {
     /// Businesses by computed or overriding class, riskiest first.
     pub fn list_businesses(
@@ -694,17 +707,75 @@ impl Db<'_> {
                     today.to_string(),
                     limit as i64
                 ],
-                |r| {
-                    Ok(BusinessLine {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        industry: r.get(2)?,
-                        unit_code: r.get(3)?,
-                        class: r.get(4)?,
-                        override_class: r.get(5)?,
-                        changes_on: r.get(6)?,
-                    })
-                },
+                business_line,
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}
+
+/// What a business search asks for; every part optional.
+#[derive(Debug, Clone, Default)]
+pub struct BusinessSearch {
+    pub region: Option<String>,
+    pub class: Option<RiskClass>,
+    /// Part of the name or of the credit code.
+    pub text: Option<String>,
+    /// A grid code of the plan in force.
+    pub grid: Option<String>,
+    /// Only businesses in grids where this officer holds an open post.
+    pub officer_scope: Option<String>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+impl Db<'_> {
+    /// Businesses matching a search, riskiest first. Search text is bound as a parameter
+    /// (never spliced into SQL) and matched literally.
+    pub fn search_businesses(
+        &self,
+        q: &BusinessSearch,
+        today: NaiveDate,
+    ) -> Result<Vec<BusinessLine>> {
+        let pattern = q.text.as_ref().map(|t| {
+            let escaped = t
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let mut stmt = self.conn.prepare(
+            "SELECT b.id, b.name, b.industry, b.unit_code, b.class, o.class, b.class_changes_on
+             FROM businesses b
+             LEFT JOIN class_overrides o ON o.entity_id = b.id AND o.lifted_at IS NULL AND o.starts_on <= ?3 AND o.expires_on >= ?3
+             WHERE (?1 IS NULL OR b.region_code = ?1) AND (?2 IS NULL OR coalesce(o.class, b.class) = ?2)
+               AND (?4 IS NULL OR b.name LIKE ?4 ESCAPE '\\' OR b.id LIKE ?4 ESCAPE '\\')
+               AND (?5 IS NULL OR EXISTS (
+                     SELECT 1 FROM grid_units gu JOIN grids g ON g.id = gu.grid_id
+                     JOIN grid_plans gp ON gp.region_code = g.region_code AND gp.version = g.plan_version
+                     WHERE gu.region_code = b.region_code AND gu.unit_code = b.unit_code AND g.code = ?5
+                       AND gp.version = (SELECT version FROM grid_plans WHERE region_code = b.region_code AND status != 'retired'
+                                         ORDER BY status = 'approved' DESC, version DESC LIMIT 1)))
+               AND (?6 IS NULL OR EXISTS (
+                     SELECT 1 FROM grid_units gu JOIN grids g ON g.id = gu.grid_id
+                     JOIN grid_plans gp ON gp.region_code = g.region_code AND gp.version = g.plan_version AND gp.status != 'retired'
+                     JOIN posts p ON p.grid_id = g.id AND p.until IS NULL
+                     WHERE gu.region_code = b.region_code AND gu.unit_code = b.unit_code AND p.officer_id = ?6))
+             ORDER BY coalesce(o.class, b.class) DESC, b.id LIMIT ?7 OFFSET ?8",
+        )?;
+        let rows = stmt
+            .query_map(
+                params![
+                    q.region,
+                    q.class.map(RiskClass::as_str),
+                    today.to_string(),
+                    pattern,
+                    q.grid,
+                    q.officer_scope,
+                    q.limit as i64,
+                    q.offset as i64
+                ],
+                business_line,
             )?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)

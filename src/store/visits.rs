@@ -278,6 +278,57 @@ impl Db<'_> {
         Ok(n)
     }
 
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_draw(
+        &self,
+        region_code: &str,
+        seed: u64,
+        on: NaiveDate,
+        due_by: NaiveDate,
+        lines: usize,
+        by: &str,
+        at: &str,
+    ) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO draws (region_code, seed, on_date, due_by, lines, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                region_code,
+                seed as i64,
+                on.to_string(),
+                due_by.to_string(),
+                lines as i64,
+                by,
+                at
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Entities of the inspections a photo belongs to.
+    pub fn photo_entities(&self, sha256: &str) -> Result<Vec<String>> {
+        Ok(self
+            .conn
+            .prepare(
+                "SELECT DISTINCT i.entity_id FROM inspection_photos p JOIN inspections i ON i.id = p.inspection_id
+                 WHERE p.sha256 = ?1",
+            )?
+            .query_map([sha256], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A photo's content type, if stored.
+    pub fn photo_type(&self, sha256: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT content_type FROM photos WHERE sha256 = ?1",
+                [sha256],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// The last complaint id of a business (just inserted).
     pub fn last_complaint_id(&self, entity_id: &str) -> Result<i64> {
         Ok(self.conn.query_row(
@@ -442,21 +493,6 @@ impl Db<'_> {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// An officer's open tasks of any day (for the grid-scoped task list).
-    pub fn task_officers(
-        &self,
-        task_id: i64,
-    ) -> Result<Option<(String, Option<String>, Option<String>)>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT entity_id, officer_id, partner_id FROM tasks WHERE id = ?1",
-                [task_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?)
     }
 }
 

@@ -1,132 +1,1147 @@
-//! The service: the router through `oneshot`, and a real server on port 0.
+//! The service: every route for every role, recording a visit in full, hostile input, the
+//! audit log, and a real server on port 0.
+
+use std::collections::{BTreeSet, HashMap};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use gridpatrol::domain::access::UserRole;
+use gridpatrol::domain::inspection::CHECKLIST;
 use gridpatrol::http::router;
-use gridpatrol::spatial::crs::Crs;
+use gridpatrol::store::{BusinessSearch, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::support::{TestApp, TinyRegion, code};
+use crate::support::{TestApp, TinyRegion, date};
 
-async fn call(app: &TestApp, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json");
-    let request = match body {
-        Some(b) => request.body(Body::from(b.to_string())).unwrap(),
-        None => request.body(Body::empty()).unwrap(),
-    };
-    let response = router(app.arc()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+/// A planned region with an account per role: the officer holds grid G01's A-post, the
+/// second officer another grid's.
+pub struct Service {
+    pub t: TestApp,
+    _region: TinyRegion,
+    pub region: String,
+    pub tokens: HashMap<&'static str, String>,
+    /// The officer's id, a business in their grid, one outside it.
+    pub officer: String,
+    pub partner: String,
+    pub second: String,
+    pub own: String,
+    pub other: String,
 }
 
-fn imported() -> (TestApp, TinyRegion) {
-    let t = TestApp::new("2026-06-15");
-    let region = TinyRegion::new();
-    t.app
-        .import_region(region.path(), Crs::Wgs84, "test")
-        .unwrap();
-    (t, region)
+pub const PASSWORD: &str = "correct horse battery";
+
+impl Service {
+    pub fn new() -> Self {
+        let t = TestApp::new("2027-01-20");
+        let region = TinyRegion::jiangan(400, 5, "2026-12-31", Some(24));
+        let (code, version) = region.plan_and_staff(&t.app, 6, "2027-01-01", "2027-12-31");
+        t.app.replan(&code, date("2027-01-20")).unwrap();
+        let store = Store::open(&t.app.db_path).unwrap();
+        let a = store.read().open_posts(&code, version, "A").unwrap();
+        let b = store.read().open_posts(&code, version, "B").unwrap();
+        let officer = a["G01"].clone();
+        let partner = b["G01"].clone();
+        // The second officer holds no post in the first officer's grids, and the other way.
+        let held = |o: &str| -> BTreeSet<String> {
+            store
+                .read()
+                .officer_grids(o)
+                .unwrap()
+                .into_iter()
+                .map(|(_, g)| g)
+                .collect()
+        };
+        let mine = held(&officer);
+        let (second, theirs) = a
+            .values()
+            .map(|o| (o.clone(), held(o)))
+            .find(|(o, g)| *o != officer && *o != partner && g.is_disjoint(&mine))
+            .expect("an officer with no post in G01's group");
+        let in_grid = |g: &str| {
+            store
+                .read()
+                .search_businesses(
+                    &BusinessSearch {
+                        grid: Some(g.into()),
+                        limit: 1,
+                        ..BusinessSearch::default()
+                    },
+                    date("2027-01-20"),
+                )
+                .unwrap()[0]
+                .id
+                .clone()
+        };
+        let other_grid = theirs.iter().next().unwrap().clone();
+        let (own, other) = (in_grid("G01"), in_grid(&other_grid));
+        let accounts = [
+            ("admin", UserRole::Admin, None),
+            ("head", UserRole::BureauHead, None),
+            ("manager", UserRole::Manager, None),
+            ("officer", UserRole::Officer, Some(officer.as_str())),
+            ("officer2", UserRole::Officer, Some(second.as_str())),
+        ];
+        for (name, role, o) in accounts {
+            t.app.add_user(name, PASSWORD, role, o, "test").unwrap();
+        }
+        let tokens = accounts
+            .iter()
+            .map(|(name, _, _)| (*name, t.app.login(name, PASSWORD).unwrap().token))
+            .collect();
+        Service {
+            t,
+            _region: region,
+            region: code,
+            tokens,
+            officer,
+            partner,
+            second,
+            own,
+            other,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        who: Option<&str>,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.raw(who, method, uri, body.map(|b| b.to_string()), &[])
+            .await
+    }
+
+    pub async fn raw(
+        &self,
+        who: Option<&str>,
+        method: &str,
+        uri: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json");
+        if let Some(who) = who {
+            request = request.header("authorization", format!("Bearer {}", self.tokens[who]));
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let request = request
+            .body(body.map_or_else(Body::empty, Body::from))
+            .unwrap();
+        let response = router(self.t.arc()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub fn dump(&self) -> Vec<String> {
+        Store::open(&self.t.app.db_path).unwrap().dump().unwrap()
+    }
+
+    /// A clean visit by the officer and their partner to a business of their grid.
+    pub fn visit(&self, entity: &str, at: &str) -> Value {
+        json!({
+            "entity_id": entity,
+            "officers": [self.officer, self.partner],
+            "visited_at": at,
+            "checklist": CHECKLIST.iter().map(|i| json!({ "item": i, "result": "pass" })).collect::<Vec<_>>(),
+        })
+    }
 }
 
+const ROLES: [&str; 4] = ["admin", "head", "manager", "officer"];
+
+/// A route to call: method, path template, concrete path, body, and the status expected
+/// for an anonymous caller, admin, bureau head, manager and officer.
+type Row = (&'static str, &'static str, String, Option<Value>, [u16; 5]);
+
+/// Every route of the OpenAPI document, for anonymous callers and each role.
 #[tokio::test]
-async fn health_and_summary() {
-    let (t, _r) = imported();
-    let (status, body) = call(&t, "GET", "/healthz", None).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["status"], "ok");
-    let (_, body) = call(&t, "GET", "/", None).await;
-    let region = &body["regions"][0];
-    assert_eq!(region["code"], "tiny");
-    assert_eq!(region["businesses"], 4);
+async fn every_route_for_every_role() {
+    let s = Service::new();
+    let (r, own, other, o) = (&s.region, &s.own, &s.other, &s.officer);
+    let o2 = s.second.clone();
+    // Writes carry an invalid body: a role that may write gets 422 (validation), one that
+    // may not gets 403 before the body is read, an anonymous caller 401.
+    let bad = Some(json!({ "nonsense": true }));
+    // (method, path template, concrete path, body, [anonymous, admin, head, manager, officer])
+    let rows: Vec<Row> = vec![
+        (
+            "get",
+            "/healthz",
+            "/healthz".into(),
+            None,
+            [200, 200, 200, 200, 200],
+        ),
+        (
+            "get",
+            "/api/summary",
+            "/api/summary".into(),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "post",
+            "/api/login",
+            "/api/login".into(),
+            Some(json!({ "username": "nobody", "password": "x" })),
+            [401, 401, 401, 401, 401],
+        ),
+        (
+            "get",
+            "/api/me",
+            "/api/me".into(),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "get",
+            "/api/users",
+            "/api/users".into(),
+            None,
+            [401, 200, 403, 403, 403],
+        ),
+        (
+            "post",
+            "/api/users",
+            "/api/users".into(),
+            bad.clone(),
+            [401, 422, 403, 403, 403],
+        ),
+        (
+            "get",
+            "/api/businesses",
+            "/api/businesses".into(),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "get",
+            "/api/businesses/{id}",
+            format!("/api/businesses/{own}"),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "get",
+            "/api/businesses/{id}",
+            format!("/api/businesses/{other}"),
+            None,
+            [401, 200, 200, 200, 403],
+        ),
+        (
+            "get",
+            "/api/businesses/{id}/tasks",
+            format!("/api/businesses/{own}/tasks"),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "get",
+            "/api/businesses/{id}/tasks",
+            format!("/api/businesses/{other}/tasks"),
+            None,
+            [401, 200, 200, 200, 403],
+        ),
+        (
+            "post",
+            "/api/businesses/{id}/events",
+            format!("/api/businesses/{own}/events"),
+            bad.clone(),
+            [401, 422, 422, 403, 422],
+        ),
+        (
+            "post",
+            "/api/businesses/{id}/override",
+            format!("/api/businesses/{own}/override"),
+            bad.clone(),
+            [401, 422, 422, 403, 403],
+        ),
+        (
+            "delete",
+            "/api/businesses/{id}/override",
+            format!("/api/businesses/{own}/override"),
+            None,
+            [401, 404, 404, 403, 403],
+        ),
+        (
+            "post",
+            "/api/complaints",
+            "/api/complaints".into(),
+            bad.clone(),
+            [401, 422, 422, 403, 422],
+        ),
+        (
+            "get",
+            "/api/regions",
+            "/api/regions".into(),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "get",
+            "/api/regions/{code}",
+            format!("/api/regions/{r}"),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "get",
+            "/api/regions/{code}/units",
+            format!("/api/regions/{r}/units"),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "get",
+            "/api/regions/{code}/plans",
+            format!("/api/regions/{r}/plans"),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "post",
+            "/api/regions/{code}/plans",
+            format!("/api/regions/{r}/plans"),
+            bad.clone(),
+            [401, 422, 422, 403, 403],
+        ),
+        (
+            "get",
+            "/api/regions/{code}/plans/{version}",
+            format!("/api/regions/{r}/plans/1"),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "post",
+            "/api/regions/{code}/plans/{version}/moves",
+            format!("/api/regions/{r}/plans/1/moves"),
+            bad.clone(),
+            [401, 422, 422, 403, 403],
+        ),
+        (
+            "post",
+            "/api/regions/{code}/plans/{version}/approve",
+            format!("/api/regions/{r}/plans/99/approve"),
+            None,
+            [401, 404, 404, 403, 403],
+        ),
+        (
+            "post",
+            "/api/regions/{code}/plans/{version}/publish",
+            format!("/api/regions/{r}/plans/99/publish"),
+            None,
+            [401, 404, 404, 403, 403],
+        ),
+        (
+            "get",
+            "/api/regions/{code}/areas",
+            format!("/api/regions/{r}/areas"),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "get",
+            "/api/regions/{code}/posts",
+            format!("/api/regions/{r}/posts"),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "post",
+            "/api/regions/{code}/assignments",
+            format!("/api/regions/{r}/assignments"),
+            bad.clone(),
+            [401, 422, 422, 403, 403],
+        ),
+        (
+            "get",
+            "/api/officers",
+            "/api/officers".into(),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "post",
+            "/api/officers",
+            "/api/officers".into(),
+            bad.clone(),
+            [401, 422, 422, 403, 403],
+        ),
+        (
+            "get",
+            "/api/officers/{id}/due",
+            format!("/api/officers/{o}/due"),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "get",
+            "/api/officers/{id}/due",
+            format!("/api/officers/{o2}/due"),
+            None,
+            [401, 200, 200, 200, 403],
+        ),
+        (
+            "get",
+            "/api/officers/{id}/due.ics",
+            format!("/api/officers/{o}/due.ics"),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "get",
+            "/api/officers/{id}/escalations",
+            format!("/api/officers/{o}/escalations"),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "post",
+            "/api/inspections",
+            "/api/inspections".into(),
+            bad.clone(),
+            [401, 422, 422, 403, 422],
+        ),
+        (
+            "get",
+            "/api/inspections/{id}",
+            "/api/inspections/999999".into(),
+            None,
+            [401, 404, 404, 404, 404],
+        ),
+        (
+            "post",
+            "/api/photos",
+            "/api/photos".into(),
+            None,
+            [401, 400, 400, 403, 400],
+        ),
+        (
+            "get",
+            "/api/photos/{sha256}",
+            format!("/api/photos/{}", "0".repeat(64)),
+            None,
+            [401, 404, 404, 404, 404],
+        ),
+        (
+            "get",
+            "/api/campaigns",
+            "/api/campaigns".into(),
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            "post",
+            "/api/campaigns",
+            "/api/campaigns".into(),
+            bad.clone(),
+            [401, 422, 422, 403, 403],
+        ),
+        (
+            "post",
+            "/api/draws",
+            "/api/draws".into(),
+            bad.clone(),
+            [401, 422, 422, 403, 403],
+        ),
+        (
+            "get",
+            "/api/audit",
+            "/api/audit".into(),
+            None,
+            [401, 200, 200, 403, 403],
+        ),
+        (
+            "post",
+            "/api/logout",
+            "/api/logout".into(),
+            None,
+            [401, 204, 204, 204, 204],
+        ),
+    ];
+
+    let mut covered = BTreeSet::new();
+    for (method, template, path, body, expected) in &rows {
+        covered.insert((method.to_string(), template.to_string()));
+        for (k, who) in std::iter::once(None)
+            .chain(ROLES.iter().map(Some))
+            .enumerate()
+        {
+            // Logging out spends the token: every role logs out with a token of its own.
+            let mut s_tokens = None;
+            if *template == "/api/logout"
+                && let Some(w) = who
+            {
+                s_tokens = Some(s.t.app.login(w, PASSWORD).unwrap().token);
+            }
+            let (status, answer) = match s_tokens {
+                Some(token) => {
+                    let h = format!("Bearer {token}");
+                    s.raw(
+                        None,
+                        &method.to_uppercase(),
+                        path,
+                        None,
+                        &[("authorization", &h)],
+                    )
+                    .await
+                }
+                None => {
+                    s.call(who.copied(), &method.to_uppercase(), path, body.clone())
+                        .await
+                }
+            };
+            assert_eq!(
+                status.as_u16(),
+                expected[k],
+                "{method} {path} as {}: {answer}",
+                who.unwrap_or(&"anonymous")
+            );
+            if status.is_client_error() {
+                assert!(
+                    answer["detail"].is_string(),
+                    "{method} {path} as {who:?}: problem+json: {answer}"
+                );
+            }
+        }
+    }
+
+    // The table walks every route of the document, and the document has every route.
+    let (_, doc) = s.call(None, "GET", "/openapi.json", None).await;
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.clone(), path.clone()));
+        }
+    }
     assert_eq!(
-        region["classes"],
-        json!({ "A": 2, "B": 1, "C": 0, "D": 1, "unclassified": 0 })
+        documented, covered,
+        "routes in the document vs routes tested"
     );
 }
 
 #[tokio::test]
-async fn a_business_with_reasons_then_an_event_that_changes_its_class() {
-    let (t, _r) = imported();
-    let uri = format!("/api/businesses/{}", code(1));
-    let (status, body) = call(&t, "GET", &uri, None).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["effective_class"], "A");
-    assert_eq!(body["live"]["reasons"][0]["rule"], "clean");
+async fn a_visit_closes_its_tasks_reclassifies_schedules_the_follow_up_and_retries_are_no_ops() {
+    let s = Service::new();
+    let (_, tasks) = s
+        .call(
+            Some("officer"),
+            "GET",
+            &format!("/api/businesses/{}/tasks", s.own),
+            None,
+        )
+        .await;
+    let open_now: Vec<i64> = tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "open" && t["due_on"].as_str().unwrap() <= "2027-01-31")
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
 
-    let event = json!({ "actor": "officer O2", "type": "violation", "date": "2026-06-10", "severity": "general", "suspended": false, "revoked": false, "note": "no purchase ledger" });
-    let (status, body) = call(&t, "POST", &format!("{uri}/events"), Some(event)).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["effective_class"], "C");
-    assert_eq!(body["history"].as_array().unwrap().len(), 2);
+    // A finding and a rectification notice: class goes up, a follow-up is due on the deadline.
+    let mut visit = s.visit(&s.own, "2027-01-20T09:30:00");
+    visit["checklist"][4]["result"] = json!("fail");
+    visit["checklist"][4]["note"] = json!("no purchase ledger");
+    visit["findings"] = json!([{ "severity": "general", "note": "no purchase ledger" }]);
+    visit["rectification"] = json!({ "kind": "notice", "deadline": "2027-02-03" });
+    visit["warning"] = json!("issued");
+    let body = visit.to_string();
+    let key = [("idempotency-key", "visit-1")];
+    let before_count = s.dump().len();
+    let (status, first) = s
+        .raw(
+            Some("officer"),
+            "POST",
+            "/api/inspections",
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["outcome"], "rectification");
+    assert_eq!(first["same_day"], true);
+    let (_, now) = s
+        .call(
+            Some("officer"),
+            "GET",
+            &format!("/api/businesses/{}", s.own),
+            None,
+        )
+        .await;
+    assert_eq!(
+        first["class"], now["computed"]["class"],
+        "re-classified in the same step"
+    );
+    assert!(
+        now["records"]["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["note"] == "no purchase ledger"),
+        "the finding is on the record"
+    );
+    let closed: Vec<i64> = first["closed_tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    for id in &open_now {
+        assert!(closed.contains(id), "task {id} due by now is closed");
+    }
+    let follow_up = first["follow_up_task"].as_i64().unwrap();
+    let (_, tasks) = s
+        .call(
+            Some("officer"),
+            "GET",
+            &format!("/api/businesses/{}/tasks", s.own),
+            None,
+        )
+        .await;
+    let f = tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == follow_up)
+        .unwrap();
+    assert_eq!(
+        (f["kind"].as_str(), f["due_on"].as_str()),
+        (Some("follow_up"), Some("2027-02-03"))
+    );
 
-    let (status, body) = call(&t, "GET", "/api/businesses?class=C", None).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["businesses"][0]["id"], code(1));
+    // The same submit again (a retry after a lost answer): the same answer, nothing written.
+    let after_first = s.dump();
+    let (status, again) = s
+        .raw(
+            Some("officer"),
+            "POST",
+            "/api/inspections",
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(again, first);
+    assert_eq!(s.dump(), after_first);
+    assert!(after_first.len() > before_count);
+    // The key reused for another request is refused.
+    let other = s.visit(&s.own, "2027-01-20T10:00:00").to_string();
+    let (status, _) = s
+        .raw(
+            Some("officer"),
+            "POST",
+            "/api/inspections",
+            Some(other),
+            &key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // The visit in full, and a visit entered days later is flagged.
+    let (_, stored) = s
+        .call(
+            Some("manager"),
+            "GET",
+            &format!("/api/inspections/{}", first["inspection_id"]),
+            None,
+        )
+        .await;
+    assert_eq!(stored["checklist"][0].as_array().unwrap().len(), 12);
+    assert_eq!(stored["warning"], "issued");
+    let (status, late) = s
+        .call(
+            Some("officer"),
+            "POST",
+            "/api/inspections",
+            Some(s.visit(&s.own, "2027-01-17T15:00:00")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(late["same_day"], false);
+
+    // The audit log has the visit with who and what.
+    let (_, audit) = s
+        .call(Some("head"), "GET", "/api/audit?limit=500", None)
+        .await;
+    let entry = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["action"] == "visit recorded"
+                && e["detail"]["after"]["inspection_id"] == first["inspection_id"]
+        })
+        .expect("the visit is in the audit log");
+    assert_eq!(entry["actor"], "officer");
+    assert_eq!(entry["subject"], s.own.as_str());
+    assert_eq!(entry["detail"]["visit"]["warning"], "issued");
 }
 
 #[tokio::test]
-async fn bad_requests_get_useful_messages() {
-    let (t, _r) = imported();
-    let (status, body) = call(&t, "GET", "/api/businesses/nobody", None).await;
-    assert_eq!(
-        (status, body["error"].as_str().unwrap()),
-        (StatusCode::NOT_FOUND, "business 'nobody' not found")
-    );
-    let uri = format!("/api/businesses/{}/events", code(1));
-    let (status, body) = call(
-        &t,
-        "POST",
-        &uri,
-        Some(json!({ "actor": "x", "type": "violation", "date": "soon" })),
-    )
-    .await;
+async fn a_visit_needs_two_certified_officers_including_the_caller() {
+    let s = Service::new();
+    let before = s.dump();
+    let mut visit = s.visit(&s.own, "2027-01-20T09:00:00");
+    visit["officers"] = json!([s.officer]);
+    let (status, body) = s
+        .call(Some("officer"), "POST", "/api/inspections", Some(visit))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        body["error"].as_str().unwrap().starts_with("request body:"),
+        body["detail"].as_str().unwrap().starts_with("officers:"),
         "{body}"
     );
-    let (status, body) = call(
-        &t,
-        "POST",
-        &format!("/api/businesses/{}/override", code(1)),
-        Some(json!({ "class": "E", "reason": "r", "expires_on": "2026-07-01", "actor": "chief" })),
+    let mut visit = s.visit(&s.own, "2027-01-20T09:00:00");
+    visit["officers"] = json!([s.partner, "O99999"]);
+    let (status, body) = s
+        .call(Some("officer"), "POST", "/api/inspections", Some(visit))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("must be one of them"),
+        "{body}"
+    );
+    let mut visit = s.visit(&s.own, "2027-01-20T09:00:00");
+    visit["checklist"].as_array_mut().unwrap().pop();
+    let (status, _) = s
+        .call(Some("officer"), "POST", "/api/inspections", Some(visit))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(s.dump(), before, "nothing written");
+}
+
+#[tokio::test]
+async fn hostile_input_is_refused_with_the_right_status_and_changes_nothing() {
+    let s = Service::new();
+    let before = s.dump();
+    let post = |who: Option<&'static str>, uri: &'static str, body: &str| {
+        s.raw(who, "POST", uri, Some(body.to_owned()), &[])
+    };
+    // Malformed JSON, wrong types.
+    let (status, body) = post(Some("officer"), "/api/inspections", "{\"entity_id\": ").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = post(
+        Some("head"),
+        "/api/complaints",
+        "{\"entity_id\": 7, \"date\": true, \"substantiated\": \"yes\"}",
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = post(Some("head"), "/api/complaints", "not json at all").await;
+    assert!(
+        status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY,
+        "{status}"
+    );
+    // A huge body.
+    let huge = format!(
+        "{{\"username\": \"{}\", \"password\": \"x\"}}",
+        "a".repeat(2 << 20)
+    );
+    let (status, _) = post(None, "/api/login", &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // A tampered token, a malformed one, none.
+    let mut tampered = s.tokens["admin"].clone();
+    let last = if tampered.ends_with('0') { "1" } else { "0" };
+    tampered.replace_range(63.., last);
+    for auth in [
+        format!("Bearer {tampered}"),
+        "Bearer nonsense".into(),
+        "Basic YWRtaW46eA==".into(),
+    ] {
+        let (status, body) = s
+            .raw(None, "GET", "/api/users", None, &[("authorization", &auth)])
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth}: {body}");
+    }
+    // An officer touching another grid's business.
+    let (status, _) = s
+        .call(
+            Some("officer"),
+            "POST",
+            "/api/inspections",
+            Some(s.visit(&s.other, "2027-01-20T09:00:00")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let complaint = json!({ "entity_id": s.other, "date": "2027-01-19", "substantiated": true });
+    let (status, _) = s
+        .call(Some("officer"), "POST", "/api/complaints", Some(complaint))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Path traversal in a photo's name, in a visit and in an upload.
+    let mut visit = s.visit(&s.own, "2027-01-20T09:00:00");
+    visit["photos"] = json!([{ "sha256": "a".repeat(64), "name": "../../etc/passwd" }]);
+    let (status, body) = s
+        .call(Some("officer"), "POST", "/api/inspections", Some(visit))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("photos[0].name"),
+        "{body}"
+    );
+    let (status, _) = s
+        .call(
+            Some("admin"),
+            "GET",
+            "/api/photos/..%2F..%2Fetc%2Fpasswd",
+            None,
+        )
+        .await;
+    assert!(status.is_client_error());
+    assert_eq!(s.dump(), before, "nothing changed");
+
+    // SQL-looking text is data: stored verbatim, and searching for it finds it literally.
+    let sql = "x'); DROP TABLE businesses; --";
+    let event = json!({ "type": "complaint", "date": "2027-01-19", "channel": sql, "substantiated": false });
+    let (status, _) = s
+        .call(
+            Some("head"),
+            "POST",
+            &format!("/api/businesses/{}/events", s.own),
+            Some(event),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, detail) = s
+        .call(
+            Some("head"),
+            "GET",
+            &format!("/api/businesses/{}", s.own),
+            None,
+        )
+        .await;
+    assert!(
+        detail["records"]["complaints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["channel"] == sql)
+    );
+    let (status, found) = s
+        .call(
+            Some("head"),
+            "GET",
+            "/api/businesses?q=%25%27%3B%20DROP",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["businesses"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn photos_are_stored_by_content_and_checked() {
+    let s = Service::new();
+    let boundary = "XBOUNDARY";
+    let jpeg: Vec<u8> = [&[0xFF, 0xD8, 0xFF, 0xE0][..], b"fake jpeg body"].concat();
+    let part = |name: &str, bytes: &[u8]| {
+        let mut b = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"{name}\"\r\nContent-Type: image/jpeg\r\n\r\n"
+        )
+        .into_bytes();
+        b.extend_from_slice(bytes);
+        b.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        b
+    };
+    let upload = |body: Vec<u8>| {
+        let request = Request::builder()
+            .method("POST")
+            .uri("/api/photos")
+            .header("authorization", format!("Bearer {}", s.tokens["officer"]))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .unwrap();
+        router(s.t.arc()).oneshot(request)
+    };
+    let response = upload(part("门头.jpg", &jpeg)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = serde_json::from_slice(
+        &axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let sha = body["photos"][0]["sha256"].as_str().unwrap().to_owned();
+    let file = s.t.app.photo_path(&sha).expect("stored under its hash");
+    assert_eq!(std::fs::read(file).unwrap(), jpeg);
+    // Not an image; a traversal name.
+    let response = upload(part("x.jpg", b"#!/bin/sh\nrm -rf /")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let response = upload(part("../../x.jpg", &jpeg)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Cited by a visit and read back.
+    let mut visit = s.visit(&s.own, "2027-01-20T11:00:00");
+    visit["photos"] = json!([{ "sha256": sha, "name": "门头.jpg" }]);
+    let (status, report) = s
+        .call(Some("officer"), "POST", "/api/inspections", Some(visit))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    let (_, stored) = s
+        .call(
+            Some("officer"),
+            "GET",
+            &format!("/api/inspections/{}", report["inspection_id"]),
+            None,
+        )
+        .await;
+    assert_eq!(stored["photos"][0]["name"], "门头.jpg");
+    // The other grid's officer may not see it.
+    let (status, _) = s
+        .call(Some("officer2"), "GET", &format!("/api/photos/{sha}"), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn complaints_open_targeted_tasks_and_campaigns_reach_every_match() {
+    let s = Service::new();
+    let complaint = json!({ "entity_id": s.own, "date": "2027-01-20", "channel": "12315", "substantiated": true });
+    let (status, body) = s
+        .call(Some("officer"), "POST", "/api/complaints", Some(complaint))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["targeted_task"]["due_by"], "2027-01-27");
+    assert_eq!(body["targeted_task"]["officer_id"], s.officer.as_str());
+    let (_, due) = s
+        .call(
+            Some("officer"),
+            "GET",
+            &format!("/api/officers/{}/due?days=7", s.officer),
+            None,
+        )
+        .await;
+    let upcoming: Vec<&Value> = due["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["due_by"].as_str().unwrap() >= "2027-01-20")
+        .collect();
     assert_eq!(
-        body["error"],
-        "class: unknown risk class 'E' (expected A, B, C or D)"
+        upcoming[0]["kind"], "targeted",
+        "overdue first, then targeted: {due}"
+    );
+
+    let campaign = json!({
+        "region": s.region, "name": "spring food safety", "from": "2027-03-01", "to": "2027-03-31",
+        "industries": ["food"], "checklist": ["cold chain records"],
+    });
+    let (status, made) = s
+        .call(Some("head"), "POST", "/api/campaigns", Some(campaign))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let food =
+        s.t.app
+            .open_store()
+            .unwrap()
+            .read()
+            .search_businesses(
+                &BusinessSearch {
+                    limit: 1000,
+                    ..BusinessSearch::default()
+                },
+                date("2027-01-20"),
+            )
+            .unwrap()
+            .into_iter()
+            .filter(|b| b.industry == "food")
+            .count();
+    assert_eq!(made["tasks"].as_u64().unwrap() as usize, food);
+    let (_, list) = s.call(Some("manager"), "GET", "/api/campaigns", None).await;
+    assert_eq!(list["campaigns"][0]["checklist"][0], "cold chain records");
+}
+
+#[tokio::test]
+async fn a_draft_is_edited_by_moving_a_unit_then_approved_and_published() {
+    let s = Service::new();
+    let (status, draft) = s
+        .call(
+            Some("head"),
+            "POST",
+            &format!("/api/regions/{}/plans", s.region),
+            Some(json!({ "grids": 3 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let version = draft["version"].as_i64().unwrap();
+    let (_, grids) = s
+        .call(
+            Some("head"),
+            "GET",
+            &format!("/api/regions/{}/plans/{version}", s.region),
+            None,
+        )
+        .await;
+    let features = grids["features"].as_array().unwrap();
+    assert_eq!(features.len(), 3);
+    // Try every unit of G01 into every other grid: some moves are refused (not touching,
+    // splitting, unbalancing) with a reason, and forced moves that keep grids whole pass.
+    let units: Vec<String> = features[0]["properties"]["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap().to_owned())
+        .collect();
+    let mut moved = false;
+    let mut reasons = BTreeSet::new();
+    'outer: for unit in &units {
+        for target in ["G02", "G03"] {
+            let (status, body) = s
+                .call(
+                    Some("head"),
+                    "POST",
+                    &format!("/api/regions/{}/plans/{version}/moves", s.region),
+                    Some(json!({ "unit": unit, "to_grid": target, "accept_imbalance": true })),
+                )
+                .await;
+            if status == StatusCode::OK {
+                assert_eq!(body["to"]["grid"], target);
+                moved = true;
+                break 'outer;
+            }
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+            reasons.insert(
+                body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .split(':')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+    }
+    assert!(moved, "a unit could move: {reasons:?}");
+    let (status, _) = s
+        .call(
+            Some("head"),
+            "POST",
+            &format!("/api/regions/{}/plans/{version}/publish", s.region),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "only an approved plan is published"
+    );
+    let (status, _) = s
+        .call(
+            Some("head"),
+            "POST",
+            &format!("/api/regions/{}/plans/{version}/approve", s.region),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = s
+        .call(
+            Some("head"),
+            "POST",
+            &format!("/api/regions/{}/plans/{version}/publish", s.region),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = s
+        .call(
+            Some("head"),
+            "POST",
+            &format!("/api/regions/{}/plans/{version}/moves", s.region),
+            Some(json!({ "unit": units[0], "to_grid": "G02" })),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "an approved plan is not edited"
+    );
+    let (status, run) = s
+        .call(
+            Some("head"),
+            "POST",
+            &format!("/api/regions/{}/assignments", s.region),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    assert_eq!(run["plan_version"], version);
+}
+
+#[tokio::test]
+async fn the_audit_log_is_append_only() {
+    let s = Service::new();
+    let store = Store::open(&s.t.app.db_path).unwrap();
+    let err = store.read().audit_log(None, 1).map(|_| ());
+    drop(store);
+    assert!(err.is_ok());
+    // The store refuses to change or remove an entry (a trigger), whatever asks.
+    let raw = rusqlite::Connection::open(&s.t.app.db_path).unwrap();
+    assert!(
+        raw.execute("UPDATE audit_log SET actor = 'nobody'", [])
+            .is_err()
+    );
+    assert!(raw.execute("DELETE FROM audit_log", []).is_err());
+    let (_, audit) = s.call(Some("admin"), "GET", "/api/audit", None).await;
+    assert!(
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "user added")
     );
 }
 
 #[tokio::test]
-async fn a_real_server_on_port_zero() {
-    let (t, _r) = imported();
+async fn a_real_server_on_port_zero_with_request_ids_and_compression() {
+    let s = Service::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(axum::serve(listener, router(t.arc())).into_future());
-    let body: Value = reqwest::get(format!("http://{addr}/"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["regions"][0]["units"], 2);
-    let response = reqwest::get(format!("http://{addr}/api/businesses/{}", code(4)))
+    let server = tokio::spawn(axum::serve(listener, router(s.t.arc())).into_future());
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("http://{addr}/api/login"))
+        .json(&json!({ "username": "manager", "password": PASSWORD }))
+        .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["effective_class"], "D");
+    assert!(response.headers().contains_key("x-request-id"));
+    let token = response.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = client
+        .get(format!("http://{addr}/api/regions/{}/units", s.region))
+        .bearer_auth(&token)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-encoding"], "gzip");
     server.abort();
 }

@@ -3,12 +3,10 @@
 
 use chrono::NaiveDate;
 use gridpatrol::app::App;
-use gridpatrol::app::plan::PlanRequest;
 use gridpatrol::domain::entity::{
     EntityId, Inspection, InspectionKind, Outcome, Severity, Violation,
 };
 use gridpatrol::jobs::{Job, JobSchedules, parse_schedule, run_due_jobs, run_if_due};
-use gridpatrol::spatial::crs::Crs;
 use gridpatrol::store::Store;
 
 use crate::support::{TestApp, TinyRegion, date};
@@ -18,26 +16,8 @@ use crate::support::{TestApp, TinyRegion, date};
 fn planned() -> (TestApp, TinyRegion, String) {
     let t = TestApp::new("2027-01-01");
     let region = TinyRegion::generated(120, 21, "2026-12-31", Some(8));
-    let report = t
-        .app
-        .import_region(region.path(), Crs::Wgs84, "test")
-        .unwrap();
-    let request = PlanRequest {
-        grids: Some(2),
-        starts: Some(2),
-        ..PlanRequest::new(date("2027-01-01"), date("2027-12-31"))
-    };
-    let (_, version, _) = t
-        .app
-        .save_patrol_plan(region.path(), &request, "chief")
-        .unwrap();
-    t.app
-        .approve_plan(&report.region, version, "chief")
-        .unwrap();
-    t.app
-        .assign_posts(region.path(), date("2027-01-01"), "chief")
-        .unwrap();
-    (t, region, report.region)
+    let (code, _) = region.plan_and_staff(&t.app, 2, "2027-01-01", "2027-12-31");
+    (t, region, code)
 }
 
 fn dump(app: &App) -> Vec<String> {
@@ -322,24 +302,7 @@ fn a_simulated_year_meets_every_class_frequency_in_every_period() {
     use gridpatrol::domain::schedule::obligations;
     let t = TestApp::new("2027-01-01");
     let region = TinyRegion::generated(60, 33, "2026-12-31", Some(8));
-    let code = t
-        .app
-        .import_region(region.path(), Crs::Wgs84, "test")
-        .unwrap()
-        .region;
-    let request = PlanRequest {
-        grids: Some(2),
-        starts: Some(2),
-        ..PlanRequest::new(date("2027-01-01"), date("2027-12-31"))
-    };
-    let (_, version, _) = t
-        .app
-        .save_patrol_plan(region.path(), &request, "chief")
-        .unwrap();
-    t.app.approve_plan(&code, version, "chief").unwrap();
-    t.app
-        .assign_posts(region.path(), date("2027-01-01"), "chief")
-        .unwrap();
+    region.plan_and_staff(&t.app, 2, "2027-01-01", "2027-12-31");
     let jobs = JobSchedules::default().parse().unwrap();
     let ids: Vec<String> = t
         .app

@@ -109,26 +109,66 @@ impl TinyRegion {
 
     /// The tiny region's two units with a generated register in place of its own.
     pub fn generated(businesses: usize, seed: u64, as_of: &str, officers: Option<usize>) -> Self {
+        TinyRegion::new().with_register(businesses, seed, as_of, officers)
+    }
+
+    /// The bundled 江岸区 outline and its 141 units with a generated register.
+    pub fn jiangan(businesses: usize, seed: u64, as_of: &str, officers: Option<usize>) -> Self {
+        use gridpatrol::import::{JURISDICTION, UNITS};
+        let region = TinyRegion {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("regions/jiangan");
+        for file in [JURISDICTION, UNITS] {
+            std::fs::copy(bundled.join(file), region.path().join(file)).unwrap();
+        }
+        region.with_register(businesses, seed, as_of, officers)
+    }
+
+    /// This region's units with a generated register in place of its own.
+    fn with_register(
+        self,
+        businesses: usize,
+        seed: u64,
+        as_of: &str,
+        officers: Option<usize>,
+    ) -> Self {
         use gridpatrol::generate::register::{Options, generate};
         use gridpatrol::import::{UNITS, read_units_file};
-        let region = TinyRegion::new();
         let units = read_units_file(
-            &region.path().join(UNITS),
+            &self.path().join(UNITS),
             gridpatrol::spatial::crs::Crs::Wgs84,
         )
         .unwrap();
-        generate(
-            &units,
-            region.path(),
-            &Options {
-                businesses,
-                seed,
-                as_of: date(as_of),
-                officers,
-            },
-        )
-        .unwrap();
-        region
+        let options = Options {
+            businesses,
+            seed,
+            as_of: date(as_of),
+            officers,
+        };
+        generate(&units, self.path(), &options).unwrap();
+        self
+    }
+
+    /// Imports this region into the app's database, plans `from`..`to` in `grids` grids,
+    /// approves the plan and assigns posts on `from`. Returns the region code and version.
+    pub fn plan_and_staff(&self, app: &App, grids: usize, from: &str, to: &str) -> (String, i64) {
+        use gridpatrol::app::plan::PlanRequest;
+        let code = app
+            .import_region(self.path(), gridpatrol::spatial::crs::Crs::Wgs84, "test")
+            .unwrap()
+            .region;
+        let request = PlanRequest {
+            grids: Some(grids),
+            starts: Some(2),
+            ..PlanRequest::new(date(from), date(to))
+        };
+        let (_, version, _) = app
+            .save_patrol_plan(self.path(), &request, "chief")
+            .unwrap();
+        app.approve_plan(&code, version, "chief").unwrap();
+        app.assign_posts(self.path(), date(from), "chief").unwrap();
+        (code, version)
     }
 
     pub fn path(&self) -> &Path {

@@ -1,0 +1,383 @@
+//! The work: tasks, an officer's due list and calendar, recording visits with photos,
+//! campaigns, random draws, and the audit log.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::auth::Auth;
+use super::{ApiError, ApiJson, AppState, blocking};
+use crate::domain::access::{Action, grid_scoped};
+use crate::domain::campaign::Campaign;
+use crate::domain::inspection::Visit;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(due))
+        .routes(routes!(due_ics))
+        .routes(routes!(escalations))
+        .routes(routes!(record_visit))
+        .routes(routes!(visit))
+        .routes(routes!(photo))
+        .routes(routes!(campaigns, create_campaign))
+        .routes(routes!(draw))
+        .routes(routes!(audit))
+}
+
+/// Photo upload, with its own body limit.
+pub fn photo_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upload_photos))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DueQuery {
+    /// First day (default today).
+    on: Option<NaiveDate>,
+    /// Days from `on` (1 = the day, 7 = the week).
+    days: Option<u32>,
+    /// `lon,lat` to order the list as a route from there.
+    start: Option<String>,
+}
+
+fn parse_start(text: Option<&str>) -> Result<Option<(f64, f64)>, ApiError> {
+    text.map(|s| {
+        let (lon, lat) = s
+            .split_once(',')
+            .ok_or_else(|| ApiError::bad_request("start: expected lon,lat"))?;
+        let lon: f64 = lon
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::bad_request("start: bad longitude"))?;
+        let lat: f64 = lat
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::bad_request("start: bad latitude"))?;
+        if !((-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat)) {
+            return Err(ApiError::bad_request("start: coordinates out of range"));
+        }
+        Ok((lon, lat))
+    })
+    .transpose()
+}
+
+/// An officer's due list: overdue first, then targeted, then due date and class, or a route.
+#[utoipa::path(get, path = "/api/officers/{id}/due", tag = "tasks", params(("id" = String, Path, description = "officer id"), DueQuery),
+    security(("bearer" = [])), responses((status = 200, description = "the due list")))]
+async fn due(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<DueQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let start = parse_start(q.start.as_deref())?;
+    let list = blocking(move || {
+        app.require_officer(&auth.caller, &id)?;
+        let on = q.on.unwrap_or_else(|| app.clock.today());
+        app.due_list(&id, on, q.days.unwrap_or(1).min(366), start)
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(list).unwrap_or_default()))
+}
+
+/// An officer's tasks as an iCalendar feed.
+#[utoipa::path(get, path = "/api/officers/{id}/due.ics", tag = "tasks", params(("id" = String, Path, description = "officer id"), DueQuery),
+    security(("bearer" = [])), responses((status = 200, description = "text/calendar")))]
+async fn due_ics(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<DueQuery>,
+) -> Result<Response, ApiError> {
+    let text = blocking(move || {
+        app.require_officer(&auth.caller, &id)?;
+        let on = q.on.unwrap_or_else(|| app.clock.today());
+        let list = app.due_list(&id, on, q.days.unwrap_or(30).min(366), None)?;
+        Ok(app.due_list_ics(&list))
+    })
+    .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+        text,
+    )
+        .into_response())
+}
+
+/// Overdue tasks escalated to an officer (a deputy's late list).
+#[utoipa::path(get, path = "/api/officers/{id}/escalations", tag = "tasks", params(("id" = String, Path, description = "officer id")),
+    security(("bearer" = [])), responses((status = 200, description = "escalated tasks")))]
+async fn escalations(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let list = blocking(move || {
+        app.require_officer(&auth.caller, &id)?;
+        app.escalated_to(&id)
+    })
+    .await?;
+    Ok(Json(json!({ "escalations": list })))
+}
+
+/// Records a visit: checklist, findings, photos, rectification, warning. Closes the tasks
+/// it satisfies, re-classifies the business, schedules a follow-up for a notice. Send an
+/// `Idempotency-Key` header: a retried submit is answered as the first and writes nothing.
+#[utoipa::path(post, path = "/api/inspections", tag = "visits", security(("bearer" = [])),
+    request_body(content = Object, description = "a visit (see the Visit type)"),
+    responses((status = 201, description = "recorded"), (status = 409, description = "key reused for another request")))]
+async fn record_visit(
+    State(app): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.app_require(&app, Action::Record)?;
+    let visit: Visit = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 200)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    ApiError::bad_request("Idempotency-Key: 1 to 200 visible characters")
+                })
+        })
+        .transpose()?;
+    let (status, report) = blocking(move || {
+        app.record_visit(
+            &auth.caller,
+            &visit,
+            key.as_deref().map(|k| (k, body.as_ref())),
+        )
+    })
+    .await?;
+    Ok((
+        StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
+        Json(report),
+    ))
+}
+
+/// A recorded visit in full.
+#[utoipa::path(get, path = "/api/inspections/{id}", tag = "visits", params(("id" = i64, Path, description = "inspection id")),
+    security(("bearer" = [])), responses((status = 200, description = "the visit")))]
+async fn visit(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(blocking(move || app.visit(&auth.caller, id)).await?))
+}
+
+/// Photo types accepted, by their first bytes.
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
+/// Uploads photos (multipart, field `photo`, JPEG, PNG or WebP): stored under the data
+/// directory by content hash. Returns each photo's SHA-256 to cite in a visit.
+#[utoipa::path(post, path = "/api/photos", tag = "visits", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", description = "one or more `photo` parts"),
+    responses((status = 201, description = "stored"), (status = 413, description = "too large"), (status = 415, description = "not a photo")))]
+async fn upload_photos(
+    State(app): State<AppState>,
+    auth: Auth,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.app_require(&app, Action::Record)?;
+    let mut multipart = multipart
+        .map_err(|e| ApiError::new(e.status(), format!("multipart: {}", e.body_text())))?;
+    let mut stored = Vec::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::new(e.status(), format!("multipart: {}", e.body_text())))?
+    {
+        if field.name() != Some("photo") {
+            return Err(ApiError::bad_request(format!(
+                "multipart: unexpected part '{}' (send `photo` parts)",
+                field.name().unwrap_or("")
+            )));
+        }
+        let name = field.file_name().unwrap_or("photo").to_owned();
+        crate::domain::inspection::check_photo_name(&name)
+            .map_err(|e| ApiError::bad_request(format!("photo name: {e}")))?;
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::new(e.status(), format!("multipart: {}", e.body_text())))?;
+        let kind = sniff(&bytes).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("photo '{name}': not a JPEG, PNG or WebP image"),
+            )
+        })?;
+        stored.push((name, bytes, kind));
+    }
+    if stored.is_empty() {
+        return Err(ApiError::bad_request("multipart: no `photo` part"));
+    }
+    let out = blocking(move || {
+        stored
+            .into_iter()
+            .map(|(name, bytes, kind)| {
+                let sha = app.store_photo(&bytes, kind)?;
+                Ok(json!({ "sha256": sha, "name": name, "bytes": bytes.len(), "content_type": kind }))
+            })
+            .collect::<Result<Vec<Value>, crate::app::AppError>>()
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "photos": out }))))
+}
+
+/// A stored photo.
+#[utoipa::path(get, path = "/api/photos/{sha256}", tag = "visits", params(("sha256" = String, Path, description = "the photo's SHA-256")),
+    security(("bearer" = [])), responses((status = 200, description = "the image")))]
+async fn photo(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(sha): Path<String>,
+) -> Result<Response, ApiError> {
+    if !crate::domain::inspection::is_sha256(&sha) {
+        return Err(ApiError::bad_request("sha256: 64 lowercase hex digits"));
+    }
+    let (bytes, kind) = blocking(move || {
+        app.require(&auth.caller, Action::Read)?;
+        let store = app.open_store()?;
+        let kind = store
+            .read()
+            .photo_type(&sha)?
+            .ok_or_else(|| crate::store::StoreError::NotFound(format!("photo {sha}")))?;
+        if grid_scoped(auth.caller.role) {
+            let entities = store.read().photo_entities(&sha)?;
+            if !entities
+                .iter()
+                .any(|e| app.require_entity(&auth.caller, e, Action::Read).is_ok())
+            {
+                return Err(crate::app::AppError::Forbidden(
+                    "the photo is not of a business in your grids".into(),
+                ));
+            }
+        }
+        let path = app
+            .photo_path(&sha)
+            .ok_or_else(|| crate::app::AppError::Io(format!("photo {sha} is missing on disk")))?;
+        let bytes = std::fs::read(&path).map_err(|e| crate::app::AppError::Io(e.to_string()))?;
+        Ok((bytes, kind))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, kind)], bytes).into_response())
+}
+
+/// Special campaigns.
+#[utoipa::path(get, path = "/api/campaigns", tag = "campaigns", security(("bearer" = [])),
+    responses((status = 200, description = "campaigns")))]
+async fn campaigns(State(app): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
+    let list = blocking(move || {
+        app.require(&auth.caller, Action::Read)?;
+        Ok(app.open_store()?.read().campaigns()?)
+    })
+    .await?;
+    Ok(Json(json!({ "campaigns": list })))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct CampaignBody {
+    region: String,
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    campaign: Campaign,
+}
+
+/// Orders a special campaign: a task for every matching business, routine visits in the
+/// window merged into it (bureau heads).
+#[utoipa::path(post, path = "/api/campaigns", tag = "campaigns", security(("bearer" = [])), request_body = CampaignBody,
+    responses((status = 201, description = "created with its tasks")))]
+async fn create_campaign(
+    State(app): State<AppState>,
+    auth: Auth,
+    body: Result<ApiJson<CampaignBody>, ApiError>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.app_require(&app, Action::ManageInspections)?;
+    let ApiJson(body) = body?;
+    let out =
+        blocking(move || app.create_campaign(&auth.caller, &body.region, &body.campaign)).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DrawBody {
+    region: String,
+    seed: u64,
+    on: Option<NaiveDate>,
+    #[serde(default = "thirty")]
+    days: u32,
+}
+
+fn thirty() -> u32 {
+    30
+}
+
+/// A random draw (双随机): businesses per class share, inspector pairs at random, from a
+/// recorded seed (bureau heads).
+#[utoipa::path(post, path = "/api/draws", tag = "campaigns", security(("bearer" = [])), request_body = DrawBody,
+    responses((status = 201, description = "the draw and its tasks")))]
+async fn draw(
+    State(app): State<AppState>,
+    auth: Auth,
+    body: Result<ApiJson<DrawBody>, ApiError>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.app_require(&app, Action::ManageInspections)?;
+    let ApiJson(body) = body?;
+    let out = blocking(move || {
+        let on = body.on.unwrap_or_else(|| app.clock.today());
+        app.draw_in_store(&auth.caller, &body.region, body.seed, on, body.days)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AuditQuery {
+    /// Entries older than this id (paging).
+    before: Option<i64>,
+    limit: Option<usize>,
+}
+
+/// The append-only audit log, newest first (admins and bureau heads).
+#[utoipa::path(get, path = "/api/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
+    responses((status = 200, description = "entries")))]
+async fn audit(
+    State(app): State<AppState>,
+    auth: Auth,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let rows = blocking(move || {
+        app.require(&auth.caller, Action::ReadAudit)?;
+        Ok(app
+            .open_store()?
+            .read()
+            .audit_log(q.before, q.limit.unwrap_or(100).min(1000))?)
+    })
+    .await?;
+    Ok(Json(json!({ "entries": rows })))
+}
