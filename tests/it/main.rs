@@ -3,6 +3,7 @@
 
 mod classify;
 mod cli;
+mod durability;
 mod dynamic;
 mod http;
 mod import;
