@@ -4,6 +4,7 @@
 pub mod clock;
 mod grids;
 pub mod plan;
+pub mod pool;
 pub mod posts;
 mod register;
 pub mod schedule;
@@ -27,7 +28,7 @@ use crate::domain::policy::Policy;
 use crate::import::{ImportError, read_region};
 use crate::spatial::crs::Crs;
 use crate::spatial::locate::UnitLocator;
-use crate::store::{BusinessFilter, Store, StoreError};
+use crate::store::{BusinessFilter, StoreError};
 
 /// Errors of use cases; the HTTP layer maps them to status codes.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +64,8 @@ pub struct App {
     pub data_dir: Option<PathBuf>,
     /// How long a login lasts.
     pub token_hours: u32,
+    /// Open connections, shared by the app's clones.
+    pub connections: pool::Connections,
 }
 
 impl App {
@@ -74,6 +77,7 @@ impl App {
             clock,
             data_dir: None,
             token_hours: crate::config::Auth::default().token_hours,
+            connections: pool::Connections::default(),
         }
     }
 }
@@ -96,8 +100,9 @@ pub struct ImportReport {
 }
 
 impl App {
-    pub fn open_store(&self) -> Result<Store, AppError> {
-        Ok(Store::open(&self.db_path)?)
+    /// A connection to the app's database, from the pool.
+    pub fn open_store(&self) -> Result<pool::PooledStore<'_>, AppError> {
+        Ok(self.connections.get(&self.db_path)?)
     }
 
     /// Imports a region directory: reads and checks every file, locates every business, and

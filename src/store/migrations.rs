@@ -355,4 +355,11 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
     },
+    Migration {
+        version: 4,
+        name: "due lists by partner",
+        sql: r#"
+CREATE INDEX tasks_partner_due ON tasks(partner_id, due_on);
+"#,
+    },
 ];

@@ -102,8 +102,12 @@ impl Db<'_> {
             .prepare(&format!(
                 "SELECT {TASK_COLUMNS}
                  FROM tasks t JOIN businesses b ON b.id = t.entity_id LEFT JOIN grids g ON g.id = t.grid_id
-                 WHERE t.status = 'open' AND (t.officer_id = ?1 OR t.partner_id = ?1)
-                   AND ((t.due_on BETWEEN ?2 AND ?3) OR t.due_by < ?2)
+                 WHERE t.id IN (
+                     SELECT id FROM tasks WHERE officer_id = ?1 AND status = 'open'
+                       AND (due_on BETWEEN ?2 AND ?3 OR due_by < ?2)
+                     UNION
+                     SELECT id FROM tasks WHERE partner_id = ?1 AND status = 'open'
+                       AND (due_on BETWEEN ?2 AND ?3 OR due_by < ?2))
                  ORDER BY t.due_on, t.id"
             ))?
             .query_map(

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The service under load: 1 M generated businesses with a year of tasks, the release server
+# on loopback, wrk (Debian's package) at 50 and 200 connections against an officer's due
+# list and against visit submits. p50/p99, errors and the server's peak memory go into
+# docs/PERFORMANCE.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib-bench.sh
+SHARED=${SHARED:-../shared/data}
+DURATION=${DURATION:-20s}
+WORK=$(pwd)/bench-data/serve
+REGION=$(pwd)/bench-data/nightly/region
+GRIDS=$(pwd)/bench-data/nightly/grids-500.geojson
+DB=$WORK/serve.db
+PORT=${PORT:-18080}
+cargo build --release --quiet
+BIN=$(pwd)/target/release/gridpatrol
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+mkdir -p "$WORK"
+
+if [ ! -f "$REGION/entities.csv" ] || [ ! -f "$GRIDS" ]; then
+  echo "bench-serve: needs the 1 M region and its grids: run scripts/bench-plan.sh first" >&2
+  exit 1
+fi
+
+TODAY=$(date +%F)
+if [ ! -f "$DB" ] || [ "$(cat "$WORK/built-on" 2>/dev/null)" != "$TODAY" ]; then
+  rm -f "$DB" "$DB"-wal "$DB"-shm
+  echo "bench-serve: building $DB (import, a year of tasks, approval, posts)…" >&2
+  "$BIN" --db "$DB" import --region "$REGION" >/dev/null 2>&1
+  CODE=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select code from regions').fetchone()[0])" "$DB")
+  "$BIN" --db "$DB" plan --region "$REGION" --from "$TODAY" --to "$(date -d "$TODAY + 364 days" +%F)" \
+    --grid-plan "$GRIDS" --save >/dev/null 2>&1
+  "$BIN" --db "$DB" plans --region "$CODE" --approve 1 --by bench >/dev/null
+  "$BIN" --db "$DB" assign --region "$REGION" --by bench >/dev/null 2>&1
+  echo "bench password" | "$BIN" --db "$DB" user add --username manager --role manager --password-stdin >/dev/null
+  # 100 officer accounts: A-post holders, each with the businesses of their grid.
+  python3 - "$DB" "$WORK" <<'PY'
+import json, sqlite3, sys
+db, work = sys.argv[1], sys.argv[2]
+c = sqlite3.connect(db)
+rows = c.execute("""
+  SELECT p.officer_id, g.code,
+         (SELECT officer_id FROM posts WHERE grid_id = g.id AND post = 'B' AND until IS NULL LIMIT 1)
+  FROM posts p JOIN grids g ON g.id = p.grid_id
+  WHERE p.post = 'A' AND p.until IS NULL ORDER BY g.code LIMIT 100""").fetchall()
+officers = []
+for officer, grid, partner in rows:
+    businesses = [r[0] for r in c.execute("""
+      SELECT b.id FROM businesses b JOIN grid_units gu ON gu.unit_code = b.unit_code AND gu.region_code = b.region_code
+      JOIN grids g ON g.id = gu.grid_id WHERE g.code = ? AND g.plan_version = 1 LIMIT 200""", (grid,))]
+    if partner and businesses:
+        officers.append({"id": officer, "partner": partner, "grid": grid, "businesses": businesses})
+json.dump(officers, open(f"{work}/officers.json", "w"))
+PY
+  python3 -c "import json,sys; [print(o['id']) for o in json.load(open(sys.argv[1]))]" "$WORK/officers.json" |
+    while read -r officer; do
+      echo "bench password" | "$BIN" --db "$DB" user add --username "u$officer" --role officer --officer "$officer" --password-stdin >/dev/null
+    done
+  echo "$TODAY" > "$WORK/built-on"
+fi
+
+RUST_LOG=warn "$BIN" --db "$DB" serve --bind "127.0.0.1:$PORT" > "$WORK/serve.out" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+
+login() {
+  curl -sf "http://127.0.0.1:$PORT/api/login" -H 'content-type: application/json' \
+    -d "{\"username\": \"$1\", \"password\": \"bench password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+MANAGER=$(login manager)
+# One token per officer account, for the submits.
+python3 - "$WORK" "$PORT" <<'PY'
+import json, sys, urllib.request
+work, port = sys.argv[1], sys.argv[2]
+officers = json.load(open(f"{work}/officers.json"))
+for o in officers:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/login",
+        data=json.dumps({"username": "u" + o["id"], "password": "bench password"}).encode(),
+        headers={"content-type": "application/json"})
+    o["token"] = json.load(urllib.request.urlopen(req))["token"]
+json.dump(officers, open(f"{work}/tokens.json", "w"))
+# Lua tables for wrk.
+with open(f"{work}/data.lua", "w") as f:
+    f.write("officers = {\n")
+    for o in officers:
+        f.write("  {id=%s, partner=%s, token=%s, businesses={%s}},\n" % (
+            json.dumps(o["id"]), json.dumps(o["partner"]), json.dumps(o["token"]),
+            ",".join(json.dumps(b) for b in o["businesses"])))
+    f.write("}\n")
+PY
+
+cat > "$WORK/due.lua" <<LUA
+dofile("$WORK/data.lua")
+local n = 0
+request = function()
+  n = n + 1
+  local o = officers[(n % #officers) + 1]
+  return wrk.format("GET", "/api/officers/" .. o.id .. "/due?days=7", {["Authorization"] = "Bearer $MANAGER"})
+end
+LUA
+
+cat > "$WORK/submit.lua" <<LUA
+dofile("$WORK/data.lua")
+local checklist = {"qualification","licence_display","annual_report_and_scope","consumer_interests_and_competition","product_quality_and_food_safety","trademarks_and_pyramid_selling","advertising","contracts","complaints_on_site","exit_and_deregistration","register_changes","other"}
+local items = {}
+for i, c in ipairs(checklist) do items[i] = '{"item":"' .. c .. '","result":"pass"}' end
+local items_json = "[" .. table.concat(items, ",") .. "]"
+local counter = 0
+local thread_id = 0
+setup = function(thread)
+  thread_id = thread_id + 1
+  thread:set("tid", thread_id)
+end
+request = function()
+  counter = counter + 1
+  local o = officers[((counter * 7 + tid) % #officers) + 1]
+  local b = o.businesses[(counter % #o.businesses) + 1]
+  local body = '{"entity_id":"' .. b .. '","officers":["' .. o.id .. '","' .. o.partner .. '"],"visited_at":"$(date -d '1 hour ago' +%FT%H:%M:%S)","checklist":' .. items_json .. '}'
+  return wrk.format("POST", "/api/inspections", {
+    ["Authorization"] = "Bearer " .. o.token,
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = "bench-" .. os.time() .. "-" .. tid .. "-" .. counter,
+  }, body)
+end
+LUA
+
+RESULTS=$(mktemp)
+run() { # name connections script
+  local out="$WORK/wrk-$1-$2.txt"
+  wrk -t2 -c"$2" -d"$DURATION" --latency -s "$3" "http://127.0.0.1:$PORT" > "$out"
+  local p50 p99 reqs non2xx sock
+  p50=$(awk '/^ +50%/ {print $2}' "$out")
+  p99=$(awk '/^ +99%/ {print $2}' "$out")
+  reqs=$(awk '/requests in/ {print $1}' "$out")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$out")
+  sock=$(awk '/Socket errors/ {print $0}' "$out" | sed 's/.*Socket errors: //')
+  echo "$1|$2|$p50|$p99|$reqs|${non2xx:-0}|${sock:-none}" | tee -a "$RESULTS"
+}
+for c in 50 200; do
+  run due "$c" "$WORK/due.lua"
+  run submit "$c" "$WORK/submit.lua"
+done
+RSS=$(awk '/VmHWM/ {print $2}' /proc/$SERVER/status)
+BUSINESSES=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from businesses').fetchone()[0])" "$DB")
+TASKS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from tasks').fetchone()[0])" "$DB")
+
+BODY=$(mktemp)
+{
+  echo "## The service under load (issue: service, item 7)"
+  echo
+  echo "Command: \`scripts/bench-serve.sh\` (DURATION=$DURATION); machine: $(machine_line); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') from Debian, 2 threads, on loopback against the release server."
+  echo
+  echo "Database: $BUSINESSES generated businesses (3,495 Wuhan units, 500 grids), $TASKS tasks (a year's plan and every visit the runs below recorded), 100 officer accounts. **Due list**: \`GET /api/officers/{id}/due?days=7\` for 100 officers in turn (manager's token). **Submit**: \`POST /api/inspections\`, a full 12-item visit by an officer and their partner to a business of their grid, each with its own \`Idempotency-Key\`; every one is a write transaction (inspection, tasks closed, re-classification, audit, idempotency record) committed with \`synchronous=FULL\`."
+  echo
+  echo "| endpoint | connections | p50 | p99 | requests | non-2xx | socket errors |"
+  echo "|---|---|---|---|---|---|---|"
+  while IFS='|' read -r name c p50 p99 reqs non sock; do
+    echo "| $name | $c | $p50 | $p99 | $reqs | $non | $sock |"
+  done < "$RESULTS"
+  echo
+  echo "Peak resident memory of the server over all runs: $((RSS / 1024)) MiB (VmHWM)."
+  echo
+  echo "Goals: due list p99 < 10 ms and submit p99 < 25 ms at 200 connections, zero errors, RSS < 1 GiB."
+} > "$BODY"
+write_section bench-serve "$BODY"
+cat "$BODY"
