@@ -328,7 +328,7 @@ impl App {
             if !db.entity_exists(&id)? {
                 return Err(crate::store::StoreError::NotFound(format!("business '{id}'")).into());
             }
-            let roster = db.officers(None)?;
+            let roster = db.officers_by_ids(&visit.officers)?;
             for o in &visit.officers {
                 match roster.iter().find(|x| &x.id == o) {
                     None => {
@@ -413,7 +413,7 @@ impl App {
                 _ => None,
             };
             let cause = format!("inspection recorded ({date}, {outcome})");
-            reclassify_in(
+            let classified = reclassify_in(
                 &db,
                 &self.policy,
                 &BusinessFilter::One(id.clone()),
@@ -421,10 +421,7 @@ impl App {
                 &cause,
                 &at,
             )?;
-            let class = db
-                .entity_view(&id, today)?
-                .computed
-                .map(|c| c.class.to_string());
+            let class = classified.classes.keys().next().cloned();
             let report = VisitReport {
                 inspection_id,
                 entity_id: id.to_string(),

@@ -362,4 +362,11 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE INDEX tasks_partner_due ON tasks(partner_id, due_on);
 "#,
     },
+    Migration {
+        version: 5,
+        name: "grids of a unit",
+        sql: r#"
+CREATE INDEX grid_units_unit ON grid_units(region_code, unit_code);
+"#,
+    },
 ];

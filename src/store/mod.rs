@@ -64,6 +64,8 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;",
     )?;
+    // Connections live in a pool: keep the statements a request runs prepared.
+    conn.set_prepared_statement_cache_capacity(128);
     Ok(())
 }
 

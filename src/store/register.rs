@@ -231,23 +231,23 @@ impl Db<'_> {
             None => vec![],
         };
         let subset = format!("SELECT id FROM businesses WHERE {clause}");
-        let mut businesses = self.conn.prepare(&format!(
+        let mut businesses = self.conn.prepare_cached(&format!(
             "SELECT id, region_code, name, industry, licence, lon, lat, address, registered_on, unit_code,
                     class, class_reasons, class_changes_on, class_review_on
              FROM businesses WHERE {clause} ORDER BY id"
         ))?;
-        let mut violations = self.conn.prepare(&format!(
+        let mut violations = self.conn.prepare_cached(&format!(
             "SELECT entity_id, date, severity, suspended, revoked, note FROM violations
              WHERE entity_id IN ({subset}) ORDER BY entity_id, date, id"
         ))?;
-        let mut complaints = self.conn.prepare(&format!(
+        let mut complaints = self.conn.prepare_cached(&format!(
             "SELECT entity_id, date, channel, substantiated FROM complaints
              WHERE entity_id IN ({subset}) ORDER BY entity_id, date, id"
         ))?;
-        let mut reports = self.conn.prepare(&format!(
+        let mut reports = self.conn.prepare_cached(&format!(
             "SELECT entity_id, year, result FROM annual_reports WHERE entity_id IN ({subset}) ORDER BY entity_id, year"
         ))?;
-        let mut inspections = self.conn.prepare(&format!(
+        let mut inspections = self.conn.prepare_cached(&format!(
             "SELECT entity_id, date, officer_id, kind, outcome FROM inspections
              WHERE entity_id IN ({subset}) ORDER BY entity_id, date, id"
         ))?;

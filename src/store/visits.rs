@@ -432,24 +432,22 @@ impl Db<'_> {
                 "SELECT id, name, role, years_of_service, hours_per_month, certified, skills FROM officers
                  WHERE ?1 IS NULL OR region_code = ?1 ORDER BY id",
             )?
-            .query_map([region_code], |r| {
-                let role: String = r.get(2)?;
-                let skills: String = r.get(6)?;
-                Ok(Officer {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    role: role.parse().unwrap_or(crate::domain::entity::Role::Helper),
-                    years_of_service: r.get(3)?,
-                    hours_per_month: r.get(4)?,
-                    certified: r.get(5)?,
-                    skills: skills
-                        .split(';')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                })
-            })?
+            .query_map([region_code], officer_from_row)?
             .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Officers by id (those that exist), for checking who may inspect.
+    pub fn officers_by_ids(&self, ids: &[String]) -> Result<Vec<Officer>> {
+        let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, role, years_of_service, hours_per_month, certified, skills FROM officers WHERE id = ?1",
+        )?;
+        let mut out = Vec::new();
+        for id in wanted {
+            let found = stmt.query_row([id], officer_from_row).optional()?;
+            out.extend(found);
+        }
+        Ok(out)
     }
 
     /// Adds or updates an officer on a region's roster.
@@ -494,6 +492,25 @@ impl Db<'_> {
             })?
             .collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// An [`Officer`] from `id, name, role, years_of_service, hours_per_month, certified, skills`.
+fn officer_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Officer> {
+    let role: String = r.get(2)?;
+    let skills: String = r.get(6)?;
+    Ok(Officer {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        role: role.parse().unwrap_or(crate::domain::entity::Role::Helper),
+        years_of_service: r.get(3)?,
+        hours_per_month: r.get(4)?,
+        certified: r.get(5)?,
+        skills: skills
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 /// What an extra task comes from.
