@@ -64,6 +64,13 @@ RUST_LOG=warn "$BIN" --db "$DB" serve --bind "127.0.0.1:$PORT" > "$WORK/serve.ou
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+# At start-up the scheduler catches up the jobs it missed (the first re-classification and
+# re-plan of a million businesses); measure after they are done.
+started=$(date +%s)
+until [ "$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(distinct job) from job_runs').fetchone()[0])" "$DB")" -ge 5 ]; do
+  sleep 2
+done
+echo "bench-serve: start-up catch-up jobs took $(( $(date +%s) - started )) s" >&2
 
 login() {
   curl -sf "http://127.0.0.1:$PORT/api/login" -H 'content-type: application/json' \
@@ -162,7 +169,20 @@ BODY=$(mktemp)
   echo
   echo "Peak resident memory of the server over all runs: $((RSS / 1024)) MiB (VmHWM)."
   echo
-  echo "Goals: due list p99 < 10 ms and submit p99 < 25 ms at 200 connections, zero errors, RSS < 1 GiB."
+  MEAN_LIST=$(python3 - "$DB" "$WORK/officers.json" <<'PY'
+import json, sqlite3, sys, datetime
+c = sqlite3.connect(sys.argv[1])
+today = datetime.date.today()
+week = (today + datetime.timedelta(days=6)).isoformat()
+ids = [o["id"] for o in json.load(open(sys.argv[2]))]
+n = [c.execute("select count(*) from tasks where status = 'open' and (officer_id = ? or partner_id = ?) and (due_on between ? and ? or due_by < ?)",
+               (i, i, today.isoformat(), week, today.isoformat())).fetchone()[0] for i in ids]
+print(round(sum(n) / len(n)))
+PY
+)
+  echo "A week's due list here holds $MEAN_LIST tasks on average (500 grids of about 2,000 businesses, each officer leading one and partnering in others), about 150 KB of JSON."
+  echo
+  echo "Goals: due list p99 < 10 ms and submit p99 < 25 ms at 200 connections, zero errors, RSS < 1 GiB. **Zero errors and memory met; the latency goals at 200 connections are not.** wrk keeps every connection busy, so by Little's law p99 at 200 connections is about 200 ÷ throughput: 10 ms would need 20,000 due lists a second and 25 ms 8,000 submits a second from these two cores. The server sustains about 800 due lists (each a week's list of the size above) and 2,000–2,600 submits a second; submits are serialised through the one SQLite writer, each committed with \`synchronous=FULL\` before it is acknowledged (the durability test depends on that). At 50 connections submits are at p99 ≈ 40 ms. Next steps: group commit (one transaction and one fsync for every submit waiting on the writer), a compact due-list response, and the default one grid per officer, which makes lists about five times shorter."
 } > "$BODY"
 write_section bench-serve "$BODY"
 cat "$BODY"

@@ -618,7 +618,7 @@ impl super::App {
         days: u32,
         start: Option<(f64, f64)>,
     ) -> Result<DueList, super::AppError> {
-        use crate::domain::schedule::{DueItem, TaskKind, order_due_list};
+        use crate::domain::schedule::{DueItem, TaskKind, due_list_cmp};
         let to = day
             .checked_add_days(chrono::Days::new(u64::from(days.max(1)) - 1))
             .unwrap_or(day);
@@ -632,11 +632,18 @@ impl super::App {
             "follow_up" => TaskKind::FollowUp,
             _ => TaskKind::Routine,
         };
-        let mut items: Vec<(DueItem, crate::store::TaskRow)> = rows
-            .into_iter()
-            .map(|r| {
+        // Sort positions by the due-list order, reading the rows in place.
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{}#{:012}", r.entity_id, r.id))
+            .collect();
+        let mut keys: Vec<(DueItem<'_>, usize)> = rows
+            .iter()
+            .zip(&ids)
+            .enumerate()
+            .map(|(n, (r, id))| {
                 let item = DueItem {
-                    entity_id: format!("{}#{}", r.entity_id, r.id),
+                    entity_id: id,
                     kind: kind(&r.kind),
                     due_on: r.due_on,
                     due_by: r.due_by,
@@ -646,18 +653,15 @@ impl super::App {
                         .and_then(|c| c.parse().ok())
                         .unwrap_or(RiskClass::A),
                 };
-                (item, r)
+                (item, n)
             })
             .collect();
-        let mut keys: Vec<DueItem> = items.iter().map(|(i, _)| i.clone()).collect();
-        order_due_list(&mut keys, day);
-        let position: std::collections::HashMap<String, usize> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.entity_id.clone(), i))
-            .collect();
-        items.sort_by_key(|(i, _)| position.get(&i.entity_id).copied().unwrap_or(usize::MAX));
-        let mut tasks: Vec<crate::store::TaskRow> = items.into_iter().map(|(_, r)| r).collect();
+        keys.sort_by(|a, b| due_list_cmp(&a.0, &b.0, day));
+        let order: Vec<usize> = keys.into_iter().map(|(_, n)| n).collect();
+        let mut slots: Vec<Option<crate::store::TaskRow>> = rows.into_iter().map(Some).collect();
+        let items: Vec<crate::store::TaskRow> =
+            order.into_iter().filter_map(|n| slots[n].take()).collect();
+        let mut tasks = items;
         let mut route_m = None;
         if let Some(start) = start {
             let (placed, unplaced): (Vec<_>, Vec<_>) =

@@ -270,8 +270,8 @@ pub enum TaskKind {
 
 /// An entry of an officer's due list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DueItem {
-    pub entity_id: String,
+pub struct DueItem<'a> {
+    pub entity_id: &'a str,
     pub kind: TaskKind,
     pub due_on: NaiveDate,
     pub due_by: NaiveDate,
@@ -280,16 +280,19 @@ pub struct DueItem {
 
 /// Orders a due list as SPEC §5 says: overdue first, then targeted, then by due date, then
 /// by class D, C, B, A (then by id, so the order is total).
-pub fn order_due_list(items: &mut [DueItem], today: NaiveDate) {
-    items.sort_by(|a, b| {
-        let overdue = |x: &DueItem| x.due_by < today;
-        overdue(b)
-            .cmp(&overdue(a))
-            .then((b.kind == TaskKind::Targeted).cmp(&(a.kind == TaskKind::Targeted)))
-            .then(a.due_on.cmp(&b.due_on))
-            .then(b.class.cmp(&a.class))
-            .then(a.entity_id.cmp(&b.entity_id))
-    });
+pub fn order_due_list(items: &mut [DueItem<'_>], today: NaiveDate) {
+    items.sort_by(|a, b| due_list_cmp(a, b, today));
+}
+
+/// The due-list order of two entries (see [`order_due_list`]).
+pub fn due_list_cmp(a: &DueItem<'_>, b: &DueItem<'_>, today: NaiveDate) -> std::cmp::Ordering {
+    let overdue = |x: &DueItem<'_>| x.due_by < today;
+    overdue(b)
+        .cmp(&overdue(a))
+        .then((b.kind == TaskKind::Targeted).cmp(&(a.kind == TaskKind::Targeted)))
+        .then(a.due_on.cmp(&b.due_on))
+        .then(b.class.cmp(&a.class))
+        .then(a.entity_id.cmp(b.entity_id))
 }
 
 #[cfg(test)]
@@ -460,8 +463,8 @@ mod tests {
 
     #[test]
     fn due_list_order() {
-        let item = |id: &str, kind, due: &str, by: &str, class| DueItem {
-            entity_id: id.into(),
+        let item = |id: &'static str, kind, due: &str, by: &str, class| DueItem {
+            entity_id: id,
             kind,
             due_on: d(due),
             due_by: d(by),
@@ -498,7 +501,7 @@ mod tests {
             ),
         ];
         order_due_list(&mut items, d("2026-03-10"));
-        let ids: Vec<&str> = items.iter().map(|i| i.entity_id.as_str()).collect();
+        let ids: Vec<&str> = items.iter().map(|i| i.entity_id).collect();
         assert_eq!(
             ids,
             vec!["d", "c", "b", "a"],

@@ -76,7 +76,7 @@ async fn due(
     auth: Auth,
     Path(id): Path<String>,
     Query(q): Query<DueQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<crate::app::plan::DueList>, ApiError> {
     let start = parse_start(q.start.as_deref())?;
     let list = blocking(move || {
         app.require_officer(&auth.caller, &id)?;
@@ -84,7 +84,7 @@ async fn due(
         app.due_list(&id, on, q.days.unwrap_or(1).min(366), start)
     })
     .await?;
-    Ok(Json(serde_json::to_value(list).unwrap_or_default()))
+    Ok(Json(list))
 }
 
 /// An officer's tasks as an iCalendar feed.

@@ -103,11 +103,10 @@ impl Db<'_> {
                 "SELECT {TASK_COLUMNS}
                  FROM tasks t JOIN businesses b ON b.id = t.entity_id LEFT JOIN grids g ON g.id = t.grid_id
                  WHERE t.id IN (
-                     SELECT id FROM tasks WHERE officer_id = ?1 AND status = 'open'
-                       AND (due_on BETWEEN ?2 AND ?3 OR due_by < ?2)
-                     UNION
-                     SELECT id FROM tasks WHERE partner_id = ?1 AND status = 'open'
-                       AND (due_on BETWEEN ?2 AND ?3 OR due_by < ?2))
+                     SELECT id FROM tasks WHERE officer_id = ?1 AND status = 'open' AND due_on BETWEEN ?2 AND ?3
+                     UNION SELECT id FROM tasks WHERE officer_id = ?1 AND status = 'open' AND due_by < ?2
+                     UNION SELECT id FROM tasks WHERE partner_id = ?1 AND status = 'open' AND due_on BETWEEN ?2 AND ?3
+                     UNION SELECT id FROM tasks WHERE partner_id = ?1 AND status = 'open' AND due_by < ?2)
                  ORDER BY t.due_on, t.id"
             ))?
             .query_map(

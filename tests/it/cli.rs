@@ -268,3 +268,99 @@ fn partition_prints_its_measures_last_and_a_redraw_of_its_own_plan_moves_nothing
         "{text}"
     );
 }
+
+#[test]
+fn user_add_makes_an_account_that_signs_in_and_refuses_a_duplicate() {
+    use std::io::Write;
+    let t = crate::support::TestApp::new("2026-06-15");
+    let region = TinyRegion::new();
+    t.app
+        .import_region(region.path(), gridpatrol::spatial::crs::Crs::Wgs84, "test")
+        .unwrap();
+    let db = t.app.db_path.to_str().unwrap().to_owned();
+    let add = |username: &str, stdin: &str, extra: &[&str]| {
+        let mut args = vec!["--db", db.as_str(), "user", "add", "--username", username];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gridpatrol"))
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = add(
+        "li",
+        "a long enough password\n",
+        &["--role", "officer", "--officer", "O2", "--password-stdin"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let login = t.app.login("li", "a long enough password").unwrap();
+    assert_eq!(login.user.officer_id.as_deref(), Some("O2"));
+    assert!(t.app.login("li", "a wrong password").is_err());
+
+    // A random password is printed once when none is given.
+    let out = add("chen", "", &["--role", "manager"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let password = text.rsplit(' ').next().unwrap().trim();
+    assert_eq!(t.app.login("chen", password).unwrap().user.role, "manager");
+
+    for (args, needle) in [
+        (vec!["--role", "manager"], "already exists"),
+        (vec!["--role", "overlord"], "not a role"),
+    ] {
+        let out = add("chen", "", &args);
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(needle),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = add("wu", "", &["--role", "officer"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("officer_id"));
+}
+
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    use std::io::BufRead;
+    let t = crate::support::TestApp::new("2026-06-15");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gridpatrol"))
+        .args([
+            "--db",
+            t.app.db_path.to_str().unwrap(),
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .unwrap()
+            .contains("serving on http://127.0.0.1:")
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = child.wait().unwrap();
+    assert!(code.success(), "exit after SIGTERM: {code:?}");
+}
