@@ -117,6 +117,38 @@ pub enum Command {
         #[arg(long, env = "GRIDPATROL_NIGHTLY_CRON")]
         nightly_cron: Option<String>,
     },
+    /// A coverage report over a period: required visits, done, on time, overdue, never
+    /// inspected, coverage, same-day entry, findings, notices, targeted leads, hours; by grid,
+    /// officer, area, class, industry or business. CSV (default), JSON, or Excel with a sheet
+    /// per breakdown and Chinese headers (`--format xlsx --out FILE`).
+    Report {
+        /// The region (default: the only one in the database).
+        #[arg(long)]
+        region: Option<String>,
+        /// 2027, 2027-H1, 2027-Q1, 2027-03 or 2027-03-D1 (a 旬).
+        #[arg(long)]
+        period: crate::domain::report::Period,
+        #[arg(long, default_value = "grid")]
+        by: crate::domain::report::Breakdown,
+        /// csv, json or xlsx.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Where to write (standard output when absent; required for xlsx).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Drill-down: only this grid's businesses …
+        #[arg(long)]
+        grid: Option<String>,
+        /// … or only this officer's.
+        #[arg(long)]
+        officer: Option<String>,
+    },
+    /// The three clears (三清): units in exactly one grid, a full chain for every grid, every
+    /// business located and classified. Lists what is missing; exits 1 when anything is.
+    Clears {
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Manage accounts of the service.
     User {
         #[command(subcommand)]
@@ -404,6 +436,61 @@ pub fn run(cli: Cli) -> Result<()> {
             app.token_hours = config.auth.token_hours;
             app.open_store()?;
             serve(app, config, None)
+        }
+        Command::Report {
+            region,
+            period,
+            by,
+            format,
+            out,
+            grid,
+            officer,
+        } => {
+            use crate::domain::report::Breakdown;
+            let region = only_region(&app, region)?;
+            let within = match (&grid, &officer) {
+                (Some(g), _) => Some((Breakdown::Grid, g.as_str())),
+                (None, Some(o)) => Some((Breakdown::Officer, o.as_str())),
+                _ => None,
+            };
+            let bytes = match format.as_str() {
+                "csv" => App::coverage_csv(&app.coverage_report(&region, period, by, within)?)
+                    .into_bytes(),
+                "json" => {
+                    serde_json::to_vec_pretty(&app.coverage_report(&region, period, by, within)?)?
+                }
+                "xlsx" => {
+                    anyhow::ensure!(out.is_some(), "--format xlsx needs --out FILE");
+                    app.coverage_xlsx(&region, period, by, within)?
+                }
+                other => bail!("--format: '{other}' is not csv, json or xlsx"),
+            };
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, bytes)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!("wrote {}", path.display());
+                }
+                None => std::io::stdout().write_all(&bytes)?,
+            }
+            Ok(())
+        }
+        Command::Clears { region } => {
+            let region = only_region(&app, region)?;
+            let c = app.clears(&region)?;
+            println!("{}", serde_json::to_string_pretty(&c)?);
+            let missing = c.units_without_grid.len()
+                + c.units_in_two_grids.len()
+                + c.grids_without_a_post.len()
+                + c.grids_without_b_post.len()
+                + c.grids_without_deputy.len()
+                + usize::from(!c.has_chief)
+                + c.unlocated_businesses.len()
+                + c.unclassified_businesses.len();
+            if missing > 0 {
+                bail!("{missing} things missing for the three clears of {region}");
+            }
+            Ok(())
         }
         Command::User { action } => match action {
             UserAction::Add {
@@ -947,27 +1034,41 @@ struct DemoInfo {
     officer: Option<String>,
 }
 
-/// Ctrl-C or SIGTERM: stop taking connections and let requests in flight finish.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM: stop taking connections and let requests in flight finish. The
+/// handlers are installed when this is called (before the server says it is up), so a
+/// signal that comes at once is not lost.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    let ctrl_c = tokio::signal::ctrl_c();
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down: finishing requests in flight");
+    })
+}
+
+/// The region a command means: the one named, or the only one in the database.
+fn only_region(app: &App, region: Option<String>) -> Result<String> {
+    if let Some(r) = region {
+        return Ok(r);
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    let codes = app.open_store()?.read().region_codes()?;
+    match codes.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!("the database has no region: import one first"),
+        many => bail!(
+            "--region: the database has {} regions ({})",
+            many.len(),
+            many.join(", ")
+        ),
+    }
 }
 
 /// A random password for a new account, shown once.
@@ -989,6 +1090,7 @@ fn serve(app: App, config: crate::config::Config, demo: Option<&DemoInfo>) -> Re
             .await
             .with_context(|| format!("binding {bind}"))?;
         let addr = listener.local_addr()?;
+        let shutdown = shutdown_signal()?;
         let app = Arc::new(app);
         tokio::spawn(jobs::run_scheduler(app.clone(), jobs));
         println!("gridpatrol is serving on http://{addr}/  (Ctrl-C or SIGTERM stops it)");
@@ -1006,7 +1108,7 @@ fn serve(app: App, config: crate::config::Config, demo: Option<&DemoInfo>) -> Re
         }
         let router = crate::http::router_with(app, &config.limits);
         axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(shutdown)
             .await?;
         Ok(())
     })

@@ -7,6 +7,7 @@ pub mod plan;
 pub mod pool;
 pub mod posts;
 mod register;
+pub mod report;
 pub mod schedule;
 pub mod service;
 

@@ -59,6 +59,8 @@ pub enum Action {
     Read,
     /// Read the audit log.
     ReadAudit,
+    /// Read reports over whole regions (coverage, the three clears).
+    ReadReports,
     /// Record a visit, a complaint or a finding (officers: within their grids).
     Record,
     /// Draft, edit, approve and publish grid plans; run assignments; edit the roster.
@@ -75,7 +77,7 @@ pub fn allowed(role: UserRole, action: Action) -> bool {
     match role {
         UserRole::Admin => true,
         UserRole::BureauHead => !matches!(action, ManageUsers),
-        UserRole::Manager => matches!(action, Read),
+        UserRole::Manager => matches!(action, Read | ReadReports),
         UserRole::Officer => matches!(action, Read | Record),
     }
 }

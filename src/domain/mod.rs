@@ -9,6 +9,7 @@ pub mod inspection;
 pub mod multilevel;
 pub mod partition;
 pub mod policy;
+pub mod report;
 pub mod risk;
 pub mod route;
 pub mod schedule;

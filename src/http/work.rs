@@ -29,6 +29,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(campaigns, create_campaign))
         .routes(routes!(draw))
         .routes(routes!(audit))
+        .routes(routes!(coverage))
+        .routes(routes!(clears))
 }
 
 /// Photo upload, with its own body limit.
@@ -380,4 +382,122 @@ async fn audit(
     })
     .await?;
     Ok(Json(json!({ "entries": rows })))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct CoverageQuery {
+    region: String,
+    /// 2027, 2027-H1, 2027-Q1, 2027-03 or 2027-03-D1 (a 旬).
+    period: String,
+    /// grid, officer, area, class, industry or business.
+    by: Option<String>,
+    /// Drill-down: only businesses of this grid …
+    grid: Option<String>,
+    /// … or of this officer's grid.
+    officer: Option<String>,
+    /// json (default), csv or xlsx.
+    format: Option<String>,
+}
+
+/// Coverage over a period by grid, officer, area, class, industry or business: required
+/// visits, done, on time, overdue now, never inspected, coverage, same-day entry, findings,
+/// notices and follow-ups, targeted leads closed in time, hours needed. JSON, CSV or Excel.
+#[utoipa::path(get, path = "/api/reports/coverage", tag = "reports", params(CoverageQuery), security(("bearer" = [])),
+    responses((status = 200, description = "the report")))]
+async fn coverage(
+    State(app): State<AppState>,
+    auth: Auth,
+    Query(q): Query<CoverageQuery>,
+) -> Result<Response, ApiError> {
+    use crate::domain::report::{Breakdown, Period};
+    auth.app_require(&app, Action::ReadReports)?;
+    let period: Period = q
+        .period
+        .parse()
+        .map_err(|e: String| ApiError::bad_request(format!("period: {e}")))?;
+    let by: Breakdown =
+        q.by.as_deref()
+            .unwrap_or("grid")
+            .parse()
+            .map_err(|e: String| ApiError::bad_request(format!("by: {e}")))?;
+    let within = match (q.grid, q.officer) {
+        (Some(g), _) => Some((Breakdown::Grid, g)),
+        (None, Some(o)) => Some((Breakdown::Officer, o)),
+        _ => None,
+    };
+    let format = q.format.unwrap_or_else(|| "json".into());
+    let region = q.region;
+    match format.as_str() {
+        "json" | "csv" => {
+            let rows = blocking(move || {
+                app.coverage_report(
+                    &region,
+                    period,
+                    by,
+                    within.as_ref().map(|(b, v)| (*b, v.as_str())),
+                )
+            })
+            .await?;
+            if format == "csv" {
+                Ok((
+                    [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+                    crate::app::App::coverage_csv(&rows),
+                )
+                    .into_response())
+            } else {
+                Ok(Json(json!({ "period": period, "by": by, "rows": rows })).into_response())
+            }
+        }
+        "xlsx" => {
+            let bytes = blocking(move || {
+                app.coverage_xlsx(
+                    &region,
+                    period,
+                    by,
+                    within.as_ref().map(|(b, v)| (*b, v.as_str())),
+                )
+            })
+            .await?;
+            Ok((
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"coverage.xlsx\"",
+                    ),
+                ],
+                bytes,
+            )
+                .into_response())
+        }
+        other => Err(ApiError::bad_request(format!(
+            "format: '{other}' is not json, csv or xlsx"
+        ))),
+    }
+}
+
+/// The three clears (三清): every unit in exactly one grid, every grid with a full chain of
+/// responsibility, every business located and classified; what is missing, listed.
+#[utoipa::path(get, path = "/api/regions/{code}/clears", tag = "reports", params(("code" = String, Path, description = "region code")),
+    security(("bearer" = [])), responses((status = 200, description = "the checks")))]
+async fn clears(
+    State(app): State<AppState>,
+    auth: Auth,
+    Path(code): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    auth.app_require(&app, Action::ReadReports)?;
+    let c = blocking(move || app.clears(&code)).await?;
+    let clear = c.units_without_grid.is_empty()
+        && c.units_in_two_grids.is_empty()
+        && c.grids_without_a_post.is_empty()
+        && c.grids_without_b_post.is_empty()
+        && c.grids_without_deputy.is_empty()
+        && c.has_chief
+        && c.unlocated_businesses.is_empty()
+        && c.unclassified_businesses.is_empty();
+    Ok(Json(json!({ "clear": clear, "checks": c })))
 }

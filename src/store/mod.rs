@@ -7,6 +7,7 @@ pub mod migrations;
 mod posts;
 mod region;
 mod register;
+mod report;
 mod schedule;
 mod tasks;
 mod visits;
@@ -22,6 +23,7 @@ pub use register::{
     BusinessFilter, BusinessLine, BusinessRow, BusinessSearch, EntityView, HistoryRow, OverrideRow,
     StoredClass, Summary,
 };
+pub use report::{Clears, ReportFacts, TaskLine};
 pub use schedule::{AreaRow, Escalation, GridStats, OpenTask, PeriodStats};
 pub use tasks::{NewTask, TaskRow};
 pub use visits::{AuditRow, CampaignRow, ExtraLink, NewVisit};

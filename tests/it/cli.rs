@@ -364,3 +364,57 @@ fn serve_stops_cleanly_on_sigterm() {
     let code = child.wait().unwrap();
     assert!(code.success(), "exit after SIGTERM: {code:?}");
 }
+
+#[test]
+fn report_writes_csv_and_an_excel_workbook_and_clears_lists_what_is_missing() {
+    let t = crate::support::TestApp::new("2027-01-20");
+    let region = TinyRegion::generated(60, 9, "2026-12-31", Some(6));
+    region.plan_and_staff(&t.app, 2, "2027-01-01", "2027-12-31");
+    let db = t.app.db_path.to_str().unwrap().to_owned();
+    let out = gridpatrol(&["--db", &db, "report", "--period", "2027-Q1", "--by", "grid"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("key,businesses,required,done,")
+    );
+    let keys: Vec<&str> = lines.map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(keys, vec!["G01", "G02", "total"]);
+    let xlsx = t._dir.path().join("q1.xlsx");
+    let out = gridpatrol(&[
+        "--db",
+        &db,
+        "report",
+        "--period",
+        "2027-Q1",
+        "--by",
+        "grid",
+        "--format",
+        "xlsx",
+        "--out",
+        xlsx.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK\x03\x04"));
+    let out = gridpatrol(&["--db", &db, "report", "--period", "2027-Q9"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a period"));
+
+    let out = gridpatrol(&["--db", &db, "clears"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["units_without_grid"], serde_json::json!([]));
+    let missing = report["unlocated_businesses"].as_array().unwrap().len()
+        + report["grids_without_b_post"].as_array().unwrap().len();
+    assert_eq!(out.status.success(), missing == 0);
+}

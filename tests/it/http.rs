@@ -471,6 +471,20 @@ async fn every_route_for_every_role() {
             None,
             [401, 204, 204, 204, 204],
         ),
+        (
+            "get",
+            "/api/reports/coverage",
+            format!("/api/reports/coverage?region={r}&period=2027-Q1"),
+            None,
+            [401, 200, 200, 200, 403],
+        ),
+        (
+            "get",
+            "/api/regions/{code}/clears",
+            format!("/api/regions/{r}/clears"),
+            None,
+            [401, 200, 200, 200, 403],
+        ),
     ];
 
     let mut covered = BTreeSet::new();
@@ -1144,4 +1158,176 @@ async fn a_real_server_on_port_zero_with_request_ids_and_compression() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-encoding"], "gzip");
     server.abort();
+}
+
+#[tokio::test]
+async fn coverage_reports_add_up_drill_down_and_download() {
+    let s = Service::new();
+    let (status, _) = s
+        .call(
+            Some("officer"),
+            "POST",
+            "/api/inspections",
+            Some(s.visit(&s.own, "2027-01-20T09:00:00")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let base = format!("/api/reports/coverage?region={}&period=2027-01", s.region);
+    let (status, report) = s.call(Some("manager"), "GET", &base, None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let rows = report["rows"].as_array().unwrap();
+    let total = rows.last().unwrap();
+    assert_eq!(total["key"], "total");
+    let sum = |field: &str| {
+        rows[..rows.len() - 1]
+            .iter()
+            .map(|r| r[field].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    for field in ["businesses", "required", "done", "visits", "overdue_now"] {
+        assert_eq!(
+            sum(field),
+            total[field].as_u64().unwrap(),
+            "{field}: the grids add up to the total"
+        );
+    }
+    // Required = the tasks not cancelled whose deadline falls in January.
+    let store = Store::open(&s.t.app.db_path).unwrap();
+    let facts = store
+        .read()
+        .report_facts(&s.region, date("2027-01-01"), date("2027-01-31"))
+        .unwrap();
+    assert_eq!(
+        total["required"].as_u64().unwrap() as usize,
+        facts.tasks.len()
+    );
+    assert!(total["done"].as_u64().unwrap() >= 1);
+    assert_eq!(total["visits"], 1);
+    assert_eq!(total["same_day_rate"], 1.0);
+
+    // Drill-down: G01's officers, then one officer's businesses.
+    let (_, by_officer) = s
+        .call(
+            Some("manager"),
+            "GET",
+            &format!("{base}&by=officer&grid=G01"),
+            None,
+        )
+        .await;
+    let keys: Vec<&str> = by_officer["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, vec![s.officer.as_str(), "total"]);
+    let (_, by_business) = s
+        .call(
+            Some("manager"),
+            "GET",
+            &format!("{base}&by=business&officer={}", s.officer),
+            None,
+        )
+        .await;
+    assert!(
+        by_business["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["key"] == s.own.as_str())
+    );
+
+    // CSV with the interface's columns; Excel with a sheet per breakdown.
+    let request = |uri: String| {
+        Request::builder()
+            .uri(uri)
+            .header("authorization", format!("Bearer {}", s.tokens["head"]))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let response = router(s.t.arc())
+        .oneshot(request(format!("{base}&format=csv")))
+        .await
+        .unwrap();
+    let csv = String::from_utf8(
+        axum::body::to_bytes(response.into_body(), 1 << 24)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(csv.starts_with("key,businesses,required,done,done_on_time,on_time_rate,overdue_now,never_inspected,covered,coverage,visits,same_day_rate,findings,notices_issued,follow_ups,follow_ups_on_time,targeted,targeted_on_time,hours_needed\n"));
+    let response = router(s.t.arc())
+        .oneshot(request(format!("{base}&format=xlsx")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let xlsx = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    assert!(xlsx.starts_with(b"PK\x03\x04"), "a zip");
+    let names = String::from_utf8_lossy(&xlsx);
+    assert!(
+        names.contains("xl/worksheets/sheet6.xml") && !names.contains("sheet7.xml"),
+        "six sheets"
+    );
+
+    let (status, body) = s
+        .call(Some("manager"), "GET", &format!("{base}&by=street"), None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["detail"].as_str().unwrap().starts_with("by:"));
+    let (status, _) = s
+        .call(
+            Some("manager"),
+            "GET",
+            &format!("/api/reports/coverage?region={}&period=2027-Q5", s.region),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn the_three_clears_list_what_is_missing() {
+    let s = Service::new();
+    let (_, body) = s
+        .call(
+            Some("manager"),
+            "GET",
+            &format!("/api/regions/{}/clears", s.region),
+            None,
+        )
+        .await;
+    let checks = &body["checks"];
+    assert_eq!(checks["units_without_grid"], json!([]));
+    assert_eq!(checks["units_in_two_grids"], json!([]));
+    assert_eq!(checks["grids_without_a_post"], json!([]));
+    assert_eq!(checks["has_chief"], true);
+    // Businesses without a place are named, not hidden.
+    let unlocated = checks["unlocated_businesses"].as_array().unwrap().len();
+    let expected =
+        s.t.app
+            .open_store()
+            .unwrap()
+            .read()
+            .unlocated(&s.region)
+            .unwrap()
+            .len();
+    assert_eq!(unlocated, expected);
+    let clear = unlocated == 0
+        && checks["grids_without_b_post"] == json!([])
+        && checks["grids_without_deputy"] == json!([])
+        && checks["unclassified_businesses"] == json!([]);
+    assert_eq!(body["clear"], clear);
+
+    // A fresh region with no plan: every unit lacks a grid.
+    let t = TestApp::new("2027-01-20");
+    let region = TinyRegion::new();
+    t.app
+        .import_region(region.path(), gridpatrol::spatial::crs::Crs::Wgs84, "test")
+        .unwrap();
+    let c = t.app.clears("tiny").unwrap();
+    assert_eq!(c.units_without_grid.len(), 2);
+    assert_eq!(c.plan_version, None);
 }

@@ -1,0 +1,200 @@
+//! Reports: coverage by period and breakdown (JSON, CSV, Excel with Chinese headers, a
+//! sheet per breakdown), and the three clears.
+
+use chrono::NaiveDate;
+
+use super::{App, AppError};
+use crate::domain::report::{Breakdown, CoverageRow, Period, TaskFact, coverage};
+use crate::store::Clears;
+
+/// The columns of a coverage report: CSV name (an interface) and Chinese header.
+pub const COLUMNS: [(&str, &str); 19] = [
+    ("key", "项目"),
+    ("businesses", "主体数"),
+    ("required", "应巡查次数"),
+    ("done", "已巡查次数"),
+    ("done_on_time", "按期完成"),
+    ("on_time_rate", "按期率"),
+    ("overdue_now", "当前逾期"),
+    ("never_inspected", "从未检查主体"),
+    ("covered", "达标主体"),
+    ("coverage", "覆盖率"),
+    ("visits", "巡查记录"),
+    ("same_day_rate", "当日录入率"),
+    ("findings", "发现问题"),
+    ("notices_issued", "整改通知书"),
+    ("follow_ups", "复查任务"),
+    ("follow_ups_on_time", "按期复查"),
+    ("targeted", "重点检查"),
+    ("targeted_on_time", "按期办结"),
+    ("hours_needed", "所需工时"),
+];
+
+/// The Chinese name of a breakdown (sheet names and the key column).
+pub fn breakdown_label(by: Breakdown) -> &'static str {
+    match by {
+        Breakdown::Grid => "网格",
+        Breakdown::Officer => "网格责任人",
+        Breakdown::Area => "片区",
+        Breakdown::Class => "风险等级",
+        Breakdown::Industry => "行业",
+        Breakdown::Business => "市场主体",
+    }
+}
+
+fn cells(r: &CoverageRow) -> [String; 19] {
+    let pct = |x: f64| format!("{:.4}", x);
+    [
+        r.key.clone(),
+        r.businesses.to_string(),
+        r.required.to_string(),
+        r.done.to_string(),
+        r.done_on_time.to_string(),
+        pct(r.on_time_rate),
+        r.overdue_now.to_string(),
+        r.never_inspected.to_string(),
+        r.covered.to_string(),
+        pct(r.coverage),
+        r.visits.to_string(),
+        pct(r.same_day_rate),
+        r.findings.to_string(),
+        r.notices_issued.to_string(),
+        r.follow_ups.to_string(),
+        r.follow_ups_on_time.to_string(),
+        r.targeted.to_string(),
+        r.targeted_on_time.to_string(),
+        format!("{:.1}", r.hours_needed),
+    ]
+}
+
+impl App {
+    /// A region's coverage over a period, by a breakdown; `within` narrows to the
+    /// businesses whose key of another breakdown has a value (drill-down: a grid's officers,
+    /// an officer's businesses).
+    pub fn coverage_report(
+        &self,
+        region: &str,
+        period: Period,
+        by: Breakdown,
+        within: Option<(Breakdown, &str)>,
+    ) -> Result<Vec<CoverageRow>, AppError> {
+        let store = self.open_store()?;
+        let db = store.read();
+        if !db.region_codes()?.iter().any(|r| r == region) {
+            return Err(crate::store::StoreError::NotFound(format!("region '{region}'")).into());
+        }
+        let facts = db.report_facts(region, period.from, period.to)?;
+        let keep: Vec<bool> = facts
+            .places
+            .iter()
+            .map(|p| within.is_none_or(|(b, v)| p.key(b) == v))
+            .collect();
+        // Renumber the kept businesses so the facts point into the narrowed list.
+        let mut new_index = vec![usize::MAX; facts.places.len()];
+        let mut places = Vec::new();
+        let mut inspected = Vec::new();
+        for (i, p) in facts.places.into_iter().enumerate() {
+            if keep[i] {
+                new_index[i] = places.len();
+                places.push(p);
+                inspected.push(facts.inspected[i]);
+            }
+        }
+        let tasks: Vec<TaskFact> = facts
+            .tasks
+            .into_iter()
+            .filter(|t| new_index[t.business] != usize::MAX)
+            .map(|t| TaskFact {
+                business: new_index[t.business],
+                minutes: t
+                    .class
+                    .as_deref()
+                    .and_then(|c| c.parse().ok())
+                    .map_or(0, |c| self.policy.minutes_per_visit(c)),
+                kind: t.kind,
+                due_by: t.due_by,
+                done_on: t.done_on,
+            })
+            .collect();
+        let visits: Vec<_> = facts
+            .visits
+            .into_iter()
+            .filter(|v| new_index[v.business] != usize::MAX)
+            .map(|mut v| {
+                v.business = new_index[v.business];
+                v
+            })
+            .collect();
+        Ok(coverage(
+            &places,
+            &inspected,
+            &tasks,
+            &visits,
+            by,
+            self.clock.today(),
+        ))
+    }
+
+    /// A coverage report as CSV (the column names of [`COLUMNS`]).
+    pub fn coverage_csv(rows: &[CoverageRow]) -> String {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        let _ = out.write_record(COLUMNS.iter().map(|(name, _)| *name));
+        for r in rows {
+            let _ = out.write_record(cells(r));
+        }
+        String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// A coverage report as an Excel workbook: one sheet per breakdown (the requested one
+    /// first), Chinese headers.
+    pub fn coverage_xlsx(
+        &self,
+        region: &str,
+        period: Period,
+        first: Breakdown,
+        within: Option<(Breakdown, &str)>,
+    ) -> Result<Vec<u8>, AppError> {
+        use rust_xlsxwriter::{Format, Workbook};
+        let mut book = Workbook::new();
+        let bold = Format::new().set_bold();
+        let order =
+            std::iter::once(first).chain(Breakdown::ALL.into_iter().filter(|b| *b != first));
+        for by in order {
+            let rows = self.coverage_report(region, period, by, within)?;
+            let sheet = book.add_worksheet();
+            let xl = |e: rust_xlsxwriter::XlsxError| AppError::Io(format!("excel: {e}"));
+            sheet.set_name(breakdown_label(by)).map_err(xl)?;
+            for (c, (_, header)) in COLUMNS.iter().enumerate() {
+                let header = if c == 0 { breakdown_label(by) } else { header };
+                sheet
+                    .write_string_with_format(0, c as u16, header, &bold)
+                    .map_err(xl)?;
+            }
+            for (r, row) in rows.iter().enumerate() {
+                for (c, value) in cells(row).iter().enumerate() {
+                    let (r, c) = (r as u32 + 1, c as u16);
+                    match value.parse::<f64>() {
+                        Ok(n) if c > 0 => sheet.write_number(r, c, n).map_err(xl)?,
+                        _ => sheet.write_string(r, c, value).map_err(xl)?,
+                    };
+                }
+            }
+        }
+        book.save_to_buffer()
+            .map_err(|e| AppError::Io(format!("excel: {e}")))
+    }
+
+    /// The three clears of a region.
+    pub fn clears(&self, region: &str) -> Result<Clears, AppError> {
+        let store = self.open_store()?;
+        if !store.read().region_codes()?.iter().any(|r| r == region) {
+            return Err(crate::store::StoreError::NotFound(format!("region '{region}'")).into());
+        }
+        Ok(store.read().clears(region)?)
+    }
+}
+
+/// Today's period of a kind, for defaults.
+pub fn current_quarter(today: NaiveDate) -> Period {
+    crate::domain::report::quarter_of(today)
+}
