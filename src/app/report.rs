@@ -198,3 +198,126 @@ impl App {
 pub fn current_quarter(today: NaiveDate) -> Period {
     crate::domain::report::quarter_of(today)
 }
+
+/// One subject's assessment for a year.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AssessmentLine {
+    pub subject: String,
+    /// Scores of the quarters that have ended (Q1…Q4 in order; `None` not yet ended).
+    pub quarters: [Option<f64>; 4],
+    pub year_end: f64,
+    pub score: f64,
+    pub grade: crate::domain::assessment::Grade,
+    pub veto: Vec<String>,
+}
+
+impl App {
+    /// The year's assessment of a region's grids or officers: each quarter that has ended
+    /// and the year to date scored by the efficacy method, combined with the policy's
+    /// weights, graded, vetoes applied.
+    pub fn assessment(
+        &self,
+        region: &str,
+        year: i32,
+        by: Breakdown,
+    ) -> Result<Vec<AssessmentLine>, AppError> {
+        use crate::domain::assessment::{grade, score, year_score};
+        if !matches!(by, Breakdown::Grid | Breakdown::Officer | Breakdown::Area) {
+            return Err(AppError::Invalid(
+                "by: grids, officers or areas are assessed".into(),
+            ));
+        }
+        let policy = &self.policy.assessment;
+        let today = self.clock.today();
+        let year_period: Period = year.to_string().parse().map_err(AppError::Invalid)?;
+        let mut quarters: Vec<Option<Vec<CoverageRow>>> = Vec::new();
+        for q in 1..=4 {
+            let period: Period = format!("{year}-Q{q}").parse().map_err(AppError::Invalid)?;
+            quarters.push(if period.to < today {
+                Some(self.coverage_report(region, period, by, None)?)
+            } else {
+                None
+            });
+        }
+        let year_rows = self.coverage_report(region, year_period, by, None)?;
+        let vetoes = self.open_store()?.read().vetoes(region, year)?;
+        Ok(year_rows
+            .iter()
+            .filter(|r| r.key != "total" && !r.key.is_empty())
+            .map(|r| {
+                let q: [Option<f64>; 4] = std::array::from_fn(|i| {
+                    quarters[i].as_ref().and_then(|rows| {
+                        rows.iter()
+                            .find(|x| x.key == r.key && x.required > 0)
+                            .map(|x| score(x, policy))
+                    })
+                });
+                let year_end = score(r, policy);
+                let done: Vec<f64> = q.iter().flatten().copied().collect();
+                let total = year_score(&done, year_end, policy);
+                let veto = vetoes.get(&r.key).cloned().unwrap_or_default();
+                AssessmentLine {
+                    subject: r.key.clone(),
+                    quarters: q,
+                    year_end,
+                    score: total,
+                    grade: grade(total, !veto.is_empty(), policy),
+                    veto,
+                }
+            })
+            .collect())
+    }
+
+    /// Flags a major incident against a grid or officer for a year (bureau heads): their
+    /// assessment is unqualified whatever the score. Audited.
+    pub fn set_veto(
+        &self,
+        caller: &super::service::Caller,
+        region: &str,
+        subject: &str,
+        year: i32,
+        reason: &str,
+    ) -> Result<i64, AppError> {
+        self.require(caller, crate::domain::access::Action::ManageInspections)?;
+        if reason.trim().is_empty() {
+            return Err(AppError::Invalid(
+                "reason: a veto needs a written reason".into(),
+            ));
+        }
+        if subject.trim().is_empty() {
+            return Err(AppError::Invalid(
+                "subject: a grid code or officer id".into(),
+            ));
+        }
+        let at = self.clock.stamp();
+        let mut store = self.open_store()?;
+        store.write(|db| -> Result<i64, AppError> {
+            if !db.region_codes()?.iter().any(|r| r == region) {
+                return Err(crate::store::StoreError::NotFound(format!("region '{region}'")).into());
+            }
+            let id = db.insert_veto(region, subject, year, reason, &caller.username, &at)?;
+            db.audit(
+                &at,
+                &caller.username,
+                "veto set",
+                subject,
+                &serde_json::json!({ "after": { "region": region, "year": year, "reason": reason } }),
+            )?;
+            Ok(id)
+        })
+    }
+
+    /// Rankings of grids and officers over a period, as a bulletin names them.
+    pub fn rankings(&self, region: &str, period: Period) -> Result<serde_json::Value, AppError> {
+        use crate::domain::assessment::rank;
+        let grids = rank(
+            &self.coverage_report(region, period, Breakdown::Grid, None)?,
+            &self.policy.assessment,
+        );
+        let officers = rank(
+            &self.coverage_report(region, period, Breakdown::Officer, None)?,
+            &self.policy.assessment,
+        );
+        Ok(serde_json::json!({ "grids": grids, "officers": officers }))
+    }
+}

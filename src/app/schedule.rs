@@ -273,7 +273,15 @@ impl App {
             let mut taken = Vec::new();
             for region in db.region_codes()? {
                 let stats = db.period_stats(&region, period.0, period.1)?;
-                let body = serde_json::to_value(&stats).unwrap_or_default();
+                let mut body = serde_json::to_value(&stats).unwrap_or_default();
+                // The bulletin's rankings of grids and officers, frozen with the figures.
+                body["rankings"] = self.rankings(
+                    &region,
+                    crate::domain::report::Period {
+                        from: period.0,
+                        to: period.1,
+                    },
+                )?;
                 if db.save_snapshot(kind, &region, period, &at, &body)? {
                     taken.push(region);
                 }
@@ -298,6 +306,24 @@ impl App {
     /// A region's areas, their deputies and grids.
     pub fn areas(&self, region_code: &str) -> Result<Vec<crate::store::AreaRow>, AppError> {
         Ok(self.open_store()?.read().areas(region_code)?)
+    }
+
+    /// A frozen snapshot as stored: the figures and the bulletin's rankings.
+    pub fn bulletin(
+        &self,
+        kind: &str,
+        region_code: &str,
+        period_start: NaiveDate,
+    ) -> Result<serde_json::Value, AppError> {
+        self.open_store()?
+            .read()
+            .snapshot(kind, region_code, period_start)?
+            .ok_or_else(|| {
+                crate::store::StoreError::NotFound(format!(
+                    "{kind} bulletin of {region_code} from {period_start}"
+                ))
+                .into()
+            })
     }
 
     /// A frozen snapshot's figures.

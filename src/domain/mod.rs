@@ -2,6 +2,7 @@
 //! no database: callers pass every fact and the date in, and get decisions out.
 
 pub mod access;
+pub mod assessment;
 pub mod assign;
 pub mod campaign;
 pub mod entity;

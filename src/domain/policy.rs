@@ -136,6 +136,18 @@ pub struct Policy {
     pub experienced_years: u32,
     pub rotation_years: u32,
     pub area_tolerance: f64,
+    pub assessment: Assessment,
+}
+
+/// How indicators become scores and scores become grades (SPEC §7).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assessment {
+    pub quarterly_weight: f64,
+    pub year_end_weight: f64,
+    pub excellent: f64,
+    pub qualified: f64,
+    /// (indicator, good value, bad value, weight), in a fixed order.
+    pub indicators: Vec<(String, f64, f64, f64)>,
 }
 
 impl Policy {
@@ -219,6 +231,105 @@ struct RawPolicy {
     overrides: RawOverrides,
     assignment: RawAssignment,
     random_draw: RawPerClass<f64>,
+    assessment: RawAssessment,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAssessment {
+    quarterly_weight: f64,
+    year_end_weight: f64,
+    excellent: f64,
+    qualified: f64,
+    coverage: RawIndicator,
+    on_time_rate: RawIndicator,
+    targeted_on_time_rate: RawIndicator,
+    same_day_rate: RawIndicator,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIndicator {
+    good: f64,
+    bad: f64,
+    weight: f64,
+}
+
+impl RawAssessment {
+    fn validate(self) -> Result<Assessment, PolicyError> {
+        let finite = |key: &str, v: f64| {
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(invalid(&format!("assessment.{key}"), "must be a number"))
+            }
+        };
+        let share = |key: &str, v: f64| {
+            if v.is_finite() && (0.0..=1.0).contains(&v) {
+                Ok(v)
+            } else {
+                Err(invalid(
+                    &format!("assessment.{key}"),
+                    format!("must be between 0 and 1 (got {v})"),
+                ))
+            }
+        };
+        let (q, y) = (
+            share("quarterly_weight", self.quarterly_weight)?,
+            share("year_end_weight", self.year_end_weight)?,
+        );
+        if (q + y - 1.0).abs() > 1e-9 {
+            return Err(invalid(
+                "assessment.year_end_weight",
+                format!(
+                    "quarterly_weight + year_end_weight must be 1 (got {})",
+                    q + y
+                ),
+            ));
+        }
+        let (excellent, qualified) = (
+            finite("excellent", self.excellent)?,
+            finite("qualified", self.qualified)?,
+        );
+        if !(0.0..=100.0).contains(&qualified) || !(qualified..=100.0).contains(&excellent) {
+            return Err(invalid(
+                "assessment.excellent",
+                format!("need 0 ≤ qualified ({qualified}) ≤ excellent ({excellent}) ≤ 100"),
+            ));
+        }
+        let mut indicators = Vec::new();
+        for (name, i) in [
+            ("coverage", self.coverage),
+            ("on_time_rate", self.on_time_rate),
+            ("targeted_on_time_rate", self.targeted_on_time_rate),
+            ("same_day_rate", self.same_day_rate),
+        ] {
+            let good = finite(&format!("{name}.good"), i.good)?;
+            let bad = finite(&format!("{name}.bad"), i.bad)?;
+            if good == bad {
+                return Err(invalid(
+                    &format!("assessment.{name}.bad"),
+                    "must differ from good",
+                ));
+            }
+            let weight = share(&format!("{name}.weight"), i.weight)?;
+            indicators.push((name.to_owned(), good, bad, weight));
+        }
+        let total: f64 = indicators.iter().map(|i| i.3).sum();
+        if (total - 1.0).abs() > 1e-9 {
+            return Err(invalid(
+                "assessment.coverage.weight",
+                format!("the indicator weights must add up to 1 (got {total})"),
+            ));
+        }
+        Ok(Assessment {
+            quarterly_weight: q,
+            year_end_weight: y,
+            excellent,
+            qualified,
+            indicators,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -501,6 +612,7 @@ impl RawPolicy {
                 }
                 t
             },
+            assessment: self.assessment.validate()?,
         })
     }
 }

@@ -31,6 +31,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit))
         .routes(routes!(coverage))
         .routes(routes!(clears))
+        .routes(routes!(assessment))
+        .routes(routes!(veto))
+        .routes(routes!(bulletin))
 }
 
 /// Photo upload, with its own body limit.
@@ -500,4 +503,94 @@ async fn clears(
         && c.unlocated_businesses.is_empty()
         && c.unclassified_businesses.is_empty();
     Ok(Json(json!({ "clear": clear, "checks": c })))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AssessmentQuery {
+    region: String,
+    year: i32,
+    /// grid (default), officer or area.
+    by: Option<String>,
+}
+
+/// The year's assessment (考核): quarters that have ended and the year scored by the
+/// efficacy coefficient method, combined 40/60 (policy), graded, vetoes applied.
+#[utoipa::path(get, path = "/api/assessment", tag = "reports", params(AssessmentQuery), security(("bearer" = [])),
+    responses((status = 200, description = "scores and grades")))]
+async fn assessment(
+    State(app): State<AppState>,
+    auth: Auth,
+    Query(q): Query<AssessmentQuery>,
+) -> Result<Json<Value>, ApiError> {
+    auth.app_require(&app, Action::ReadReports)?;
+    let by: crate::domain::report::Breakdown =
+        q.by.as_deref()
+            .unwrap_or("grid")
+            .parse()
+            .map_err(|e: String| ApiError::bad_request(format!("by: {e}")))?;
+    let lines = blocking(move || app.assessment(&q.region, q.year, by)).await?;
+    Ok(Json(json!({ "assessment": lines })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct VetoBody {
+    region: String,
+    /// A grid code or an officer id.
+    subject: String,
+    year: i32,
+    reason: String,
+}
+
+/// Flags a major incident: a one-vote veto (一票否决) on a grid's or officer's year
+/// (bureau heads).
+#[utoipa::path(post, path = "/api/assessment/vetoes", tag = "reports", security(("bearer" = [])), request_body = VetoBody,
+    responses((status = 201, description = "set")))]
+async fn veto(
+    State(app): State<AppState>,
+    auth: Auth,
+    body: Result<ApiJson<VetoBody>, ApiError>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.app_require(&app, Action::ManageInspections)?;
+    let ApiJson(body) = body?;
+    let id = blocking(move || {
+        app.set_veto(
+            &auth.caller,
+            &body.region,
+            &body.subject,
+            body.year,
+            &body.reason,
+        )
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct BulletinQuery {
+    region: String,
+    /// dekad (旬) or month.
+    kind: String,
+    /// The first day of the period.
+    start: NaiveDate,
+}
+
+/// A frozen 旬 statistics or monthly bulletin (月通报): the figures, and the grids and
+/// officers ranked with the top two and bottom two named.
+#[utoipa::path(get, path = "/api/bulletins", tag = "reports", params(BulletinQuery), security(("bearer" = [])),
+    responses((status = 200, description = "the bulletin"), (status = 404, description = "not frozen (yet)")))]
+async fn bulletin(
+    State(app): State<AppState>,
+    auth: Auth,
+    Query(q): Query<BulletinQuery>,
+) -> Result<Json<Value>, ApiError> {
+    auth.app_require(&app, Action::ReadReports)?;
+    if !matches!(q.kind.as_str(), "dekad" | "month") {
+        return Err(ApiError::bad_request("kind: dekad or month"));
+    }
+    Ok(Json(
+        blocking(move || app.bulletin(&q.kind, &q.region, q.start)).await?,
+    ))
 }

@@ -383,4 +383,22 @@ CREATE INDEX tasks_open_partner_on ON tasks(partner_id, due_on) WHERE status = '
 CREATE INDEX tasks_open_partner_by ON tasks(partner_id, due_by) WHERE status = 'open';
 "#,
     },
+    Migration {
+        version: 7,
+        name: "one-vote vetoes",
+        sql: r#"
+-- A major incident flagged by a bureau head: the subject's assessment for the year is
+-- unqualified whatever its score (一票否决).
+CREATE TABLE vetoes (
+    id          INTEGER PRIMARY KEY,
+    region_code TEXT NOT NULL REFERENCES regions(code) ON DELETE CASCADE,
+    subject     TEXT NOT NULL,               -- a grid code or an officer id
+    year        INTEGER NOT NULL,
+    reason      TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+    set_by      TEXT NOT NULL,
+    set_at      TEXT NOT NULL
+) STRICT;
+CREATE INDEX vetoes_subject ON vetoes(region_code, year, subject);
+"#,
+    },
 ];

@@ -200,3 +200,34 @@ impl Db<'_> {
         Ok(c)
     }
 }
+
+impl Db<'_> {
+    pub fn insert_veto(
+        &self,
+        region: &str,
+        subject: &str,
+        year: i32,
+        reason: &str,
+        by: &str,
+        at: &str,
+    ) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO vetoes (region_code, subject, year, reason, set_by, set_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![region, subject, year, reason, by, at],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Vetoes of a region's year: subject → reasons.
+    pub fn vetoes(&self, region: &str, year: i32) -> Result<HashMap<String, Vec<String>>> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT subject, reason FROM vetoes WHERE region_code = ?1 AND year = ?2 ORDER BY id",
+        )?;
+        let mut rows = stmt.query(params![region, year])?;
+        while let Some(r) = rows.next()? {
+            out.entry(r.get(0)?).or_default().push(r.get(1)?);
+        }
+        Ok(out)
+    }
+}

@@ -485,6 +485,27 @@ async fn every_route_for_every_role() {
             None,
             [401, 200, 200, 200, 403],
         ),
+        (
+            "get",
+            "/api/assessment",
+            format!("/api/assessment?region={r}&year=2027"),
+            None,
+            [401, 200, 200, 200, 403],
+        ),
+        (
+            "post",
+            "/api/assessment/vetoes",
+            "/api/assessment/vetoes".into(),
+            bad.clone(),
+            [401, 422, 422, 403, 403],
+        ),
+        (
+            "get",
+            "/api/bulletins",
+            format!("/api/bulletins?region={r}&kind=month&start=2026-12-01"),
+            None,
+            [401, 404, 404, 404, 403],
+        ),
     ];
 
     let mut covered = BTreeSet::new();
@@ -1330,4 +1351,66 @@ async fn the_three_clears_list_what_is_missing() {
     let c = t.app.clears("tiny").unwrap();
     assert_eq!(c.units_without_grid.len(), 2);
     assert_eq!(c.plan_version, None);
+}
+
+#[tokio::test]
+async fn bulletins_rank_and_the_assessment_grades_with_a_veto() {
+    let s = Service::new();
+    // A month later the monthly job freezes January with its rankings.
+    let later = s.t.at("2027-02-02");
+    let schedule = gridpatrol::jobs::parse_schedule(
+        &gridpatrol::jobs::JobSchedules::default().monthly_snapshot,
+    )
+    .unwrap();
+    let runs =
+        gridpatrol::jobs::run_if_due(&later, gridpatrol::jobs::Job::MonthlySnapshot, &schedule)
+            .unwrap();
+    assert_eq!(runs.len(), 1);
+    let uri = format!(
+        "/api/bulletins?region={}&kind=month&start=2027-01-01",
+        s.region
+    );
+    let (status, bulletin) = s.call(Some("manager"), "GET", &uri, None).await;
+    assert_eq!(status, StatusCode::OK, "{bulletin}");
+    let grids = &bulletin["rankings"]["grids"];
+    let ranked = grids["ranked"].as_array().unwrap();
+    assert_eq!(ranked.len(), 6, "six grids ranked");
+    assert!(
+        ranked
+            .windows(2)
+            .all(|w| w[0]["score"].as_f64() >= w[1]["score"].as_f64())
+    );
+    assert_eq!(grids["top"][0], ranked[0]["key"]);
+    assert_eq!(grids["bottom"][1], ranked[5]["key"]);
+    assert!(bulletin["tasks_due"].as_u64().unwrap() > 0);
+
+    // The year's assessment; a veto makes a grid unqualified whatever its score.
+    let uri = format!("/api/assessment?region={}&year=2027", s.region);
+    let (_, before) = s.call(Some("head"), "GET", &uri, None).await;
+    let lines = before["assessment"].as_array().unwrap();
+    assert_eq!(lines.len(), 6);
+    let g = lines
+        .iter()
+        .find(|l| l["subject"] == "G02")
+        .unwrap()
+        .clone();
+    let veto = json!({ "region": s.region, "subject": "G02", "year": 2027, "reason": "major food poisoning case" });
+    let (status, _) = s
+        .call(Some("head"), "POST", "/api/assessment/vetoes", Some(veto))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, after) = s.call(Some("head"), "GET", &uri, None).await;
+    let lines = after["assessment"].as_array().unwrap();
+    let vetoed = lines.iter().find(|l| l["subject"] == "G02").unwrap();
+    assert_eq!(vetoed["grade"], "unqualified");
+    assert_eq!(
+        vetoed["score"], g["score"],
+        "the score stands; the grade falls"
+    );
+    assert_eq!(vetoed["veto"][0], "major food poisoning case");
+    let empty = json!({ "region": s.region, "subject": "G03", "year": 2027, "reason": "  " });
+    let (status, _) = s
+        .call(Some("head"), "POST", "/api/assessment/vetoes", Some(empty))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
