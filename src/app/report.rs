@@ -8,7 +8,7 @@ use crate::domain::report::{Breakdown, CoverageRow, Period, TaskFact, coverage};
 use crate::store::Clears;
 
 /// The columns of a coverage report: CSV name (an interface) and Chinese header.
-pub const COLUMNS: [(&str, &str); 19] = [
+pub const COLUMNS: [(&str, &str); 20] = [
     ("key", "项目"),
     ("businesses", "主体数"),
     ("required", "应巡查次数"),
@@ -28,6 +28,7 @@ pub const COLUMNS: [(&str, &str); 19] = [
     ("targeted", "重点检查"),
     ("targeted_on_time", "按期办结"),
     ("hours_needed", "所需工时"),
+    ("hours_available", "可用工时"),
 ];
 
 /// The Chinese name of a breakdown (sheet names and the key column).
@@ -42,7 +43,7 @@ pub fn breakdown_label(by: Breakdown) -> &'static str {
     }
 }
 
-fn cells(r: &CoverageRow) -> [String; 19] {
+fn cells(r: &CoverageRow) -> [String; 20] {
     let pct = |x: f64| format!("{:.4}", x);
     [
         r.key.clone(),
@@ -64,6 +65,8 @@ fn cells(r: &CoverageRow) -> [String; 19] {
         r.targeted.to_string(),
         r.targeted_on_time.to_string(),
         format!("{:.1}", r.hours_needed),
+        r.hours_available
+            .map_or_else(String::new, |h| format!("{h:.1}")),
     ]
 }
 
@@ -125,14 +128,38 @@ impl App {
                 v
             })
             .collect();
-        Ok(coverage(
-            &places,
-            &inspected,
-            &tasks,
-            &visits,
-            by,
-            self.clock.today(),
-        ))
+        let mut rows = coverage(&places, &inspected, &tasks, &visits, by, self.clock.today());
+        // Staffing: hours the officers have against hours the visits need.
+        if matches!(by, Breakdown::Officer | Breakdown::Grid | Breakdown::Area) {
+            let hours: std::collections::HashMap<String, f64> = db
+                .officers(Some(region))?
+                .into_iter()
+                .map(|o| (o.id, o.hours_per_month * period.months()))
+                .collect();
+            // Each key's officers: the A-post officers of its grids.
+            let mut officers_of: std::collections::HashMap<&str, std::collections::BTreeSet<&str>> =
+                Default::default();
+            for p in &places {
+                if !p.officer.is_empty() {
+                    officers_of.entry(p.key(by)).or_default().insert(&p.officer);
+                }
+            }
+            let all: std::collections::BTreeSet<&str> = places
+                .iter()
+                .map(|p| p.officer.as_str())
+                .filter(|o| !o.is_empty())
+                .collect();
+            for row in &mut rows {
+                let officers = if row.key == "total" {
+                    Some(&all)
+                } else {
+                    officers_of.get(row.key.as_str())
+                };
+                row.hours_available =
+                    officers.map(|set| set.iter().filter_map(|o| hours.get(*o)).sum());
+            }
+        }
+        Ok(rows)
     }
 
     /// A coverage report as CSV (the column names of [`COLUMNS`]).

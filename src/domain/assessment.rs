@@ -160,6 +160,7 @@ mod tests {
             targeted: targeted.1,
             targeted_on_time: targeted.0,
             hours_needed: 0.0,
+            hours_available: None,
         }
     }
 

@@ -209,6 +209,10 @@ pub struct CoverageRow {
     pub targeted_on_time: usize,
     /// Hours the required visits need.
     pub hours_needed: f64,
+    /// Patrol hours the officers have in the period (by officer: theirs; by grid: the
+    /// A-post officer's; by area: the grids' A-post officers'); `None` where it has no
+    /// meaning (class, industry, business).
+    pub hours_available: Option<f64>,
 }
 
 fn rate(part: usize, whole: usize) -> f64 {
@@ -325,6 +329,7 @@ pub fn coverage(
         targeted: a.targeted,
         targeted_on_time: a.targeted_on_time,
         hours_needed: a.minutes as f64 / 60.0,
+        hours_available: None,
     };
     let mut rows: Vec<CoverageRow> = groups.iter().map(|(k, a)| row(k.clone(), a)).collect();
     rows.push(row("total".into(), &total));

@@ -1225,6 +1225,22 @@ async fn coverage_reports_add_up_drill_down_and_download() {
     assert!(total["done"].as_u64().unwrap() >= 1);
     assert_eq!(total["visits"], 1);
     assert_eq!(total["same_day_rate"], 1.0);
+    // Staffing: each grid's A-post officer's hours in January against the visits' hours.
+    let officer_hours =
+        s.t.app
+            .open_store()
+            .unwrap()
+            .read()
+            .officers(None)
+            .unwrap()
+            .into_iter()
+            .find(|o| o.id == s.officer)
+            .unwrap()
+            .hours_per_month;
+    let g01 = rows.iter().find(|r| r["key"] == "G01").unwrap();
+    let expected = officer_hours * 31.0 / 30.44;
+    assert!((g01["hours_available"].as_f64().unwrap() - expected).abs() < 1e-6);
+    assert!(g01["hours_needed"].as_f64().unwrap() > 0.0);
 
     // Drill-down: G01's officers, then one officer's businesses.
     let (_, by_officer) = s
@@ -1277,7 +1293,7 @@ async fn coverage_reports_add_up_drill_down_and_download() {
             .to_vec(),
     )
     .unwrap();
-    assert!(csv.starts_with("key,businesses,required,done,done_on_time,on_time_rate,overdue_now,never_inspected,covered,coverage,visits,same_day_rate,findings,notices_issued,follow_ups,follow_ups_on_time,targeted,targeted_on_time,hours_needed\n"));
+    assert!(csv.starts_with("key,businesses,required,done,done_on_time,on_time_rate,overdue_now,never_inspected,covered,coverage,visits,same_day_rate,findings,notices_issued,follow_ups,follow_ups_on_time,targeted,targeted_on_time,hours_needed,hours_available\n"));
     let response = router(s.t.arc())
         .oneshot(request(format!("{base}&format=xlsx")))
         .await
