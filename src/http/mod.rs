@@ -169,7 +169,11 @@ async fn index() -> Json<Value> {
 #[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "up")))]
 async fn healthz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let version = blocking(move || Ok(app.open_store()?.schema_version()?)).await?;
-    Ok(Json(json!({ "status": "ok", "schema_version": version })))
+    Ok(Json(json!({
+        "status": "ok",
+        "schema_version": version,
+        "job_running": crate::jobs::running(),
+    })))
 }
 
 /// Per region: units, businesses, unlocated ones, classes.

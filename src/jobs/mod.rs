@@ -187,6 +187,36 @@ fn slots_since(
 
 const SLOT_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 
+/// The job running in this process now, if any (shown by `/healthz`).
+static RUNNING: std::sync::Mutex<Option<&'static str>> = std::sync::Mutex::new(None);
+
+/// The job running in this process now, if any.
+pub fn running() -> Option<&'static str> {
+    *RUNNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Marks a job running until dropped.
+struct Running;
+
+impl Running {
+    fn start(job: Job) -> Self {
+        *RUNNING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(job.name());
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        *RUNNING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+}
+
 /// The most periods a snapshot job catches up after a long outage.
 const MAX_CATCH_UP: usize = 400;
 
@@ -212,6 +242,7 @@ pub fn run_if_due(
         _ => vec![latest],
     };
     let mut summaries = Vec::new();
+    let _running = Running::start(job);
     for slot in slots {
         let started = app.clock.stamp();
         let summary = job.run(app, slot)?;

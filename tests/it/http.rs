@@ -1430,3 +1430,45 @@ async fn bulletins_rank_and_the_assessment_grades_with_a_veto() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn the_roster_is_kept_through_the_api_with_before_and_after_in_the_audit() {
+    let s = Service::new();
+    let officer = json!({
+        "region": s.region, "id": "O90001", "name": "Zhou Xin", "role": "officer",
+        "years_of_service": 1, "hours_per_month": 96.0, "certified": true, "skills": ["food"],
+    });
+    let (status, body) = s
+        .call(Some("head"), "POST", "/api/officers", Some(officer.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut changed = officer.clone();
+    changed["years_of_service"] = json!(2);
+    let (status, _) = s
+        .call(Some("head"), "POST", "/api/officers", Some(changed))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, roster) = s.call(Some("officer"), "GET", "/api/officers", None).await;
+    let zhou = roster["officers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == "O90001")
+        .unwrap();
+    assert_eq!(zhou["years_of_service"], 2);
+    let (_, audit) = s.call(Some("admin"), "GET", "/api/audit", None).await;
+    let entry = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "officer saved" && e["detail"]["before"]["years_of_service"] == 1)
+        .expect("the change is audited with before and after");
+    assert_eq!(entry["detail"]["after"]["years_of_service"], 2);
+    assert_eq!(entry["actor"], "head");
+    let mut bad = officer;
+    bad["role"] = json!("sheriff");
+    let (status, _) = s
+        .call(Some("head"), "POST", "/api/officers", Some(bad))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
