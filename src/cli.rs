@@ -1019,6 +1019,10 @@ fn demo(
         users.push((name.to_owned(), role.to_string(), password));
     }
     if no_serve {
+        println!("demo accounts (passwords shown once):");
+        for (name, role, password) in &users {
+            println!("  {name:<10} {role:<12} {password}");
+        }
         return Ok(());
     }
     let config = crate::config::Config {

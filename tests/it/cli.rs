@@ -130,6 +130,35 @@ fn demo_builds_a_fresh_database_from_the_bundled_region() {
     assert!(text.contains("imported region 420102 (江岸区)"), "{text}");
     assert!(text.contains("units                        141"), "{text}");
     assert!(text.contains("UNLOCATED businesses: 7"), "{text}");
+
+    // The whole pipeline ran: an approved plan with every grid staffed, a year of tasks,
+    // and an account per role whose printed password signs in.
+    let mut app = gridpatrol::app::App::new(
+        db.clone(),
+        gridpatrol::domain::policy::Policy::default(),
+        gridpatrol::app::Clock::System,
+    );
+    app.token_hours = 1;
+    let plans = app.plans("420102").unwrap();
+    assert!(plans.iter().any(|p| p.status == "approved"), "{plans:?}");
+    let clears = app.clears("420102").unwrap();
+    assert!(clears.grids_without_a_post.is_empty(), "{clears:?}");
+    assert!(clears.units_without_grid.is_empty());
+    let officer = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("officer "))
+        .expect("the officer account is printed");
+    let password = officer.split_whitespace().last().unwrap();
+    let login = app.login("officer", password).unwrap();
+    let list = app
+        .due_list(
+            login.user.officer_id.as_deref().unwrap(),
+            app.clock.today(),
+            30,
+            None,
+        )
+        .unwrap();
+    assert!(!list.tasks.is_empty(), "the demo officer has work");
 }
 
 #[test]
