@@ -1029,11 +1029,21 @@ fn demo(
         bind,
         ..crate::config::Config::default()
     };
-    serve(app, config, Some(&DemoInfo { users, officer }))
+    let region = report.region.clone();
+    serve(
+        app,
+        config,
+        Some(&DemoInfo {
+            region,
+            users,
+            officer,
+        }),
+    )
 }
 
 /// What the demo prints: its accounts and an officer with tasks.
 struct DemoInfo {
+    region: String,
     users: Vec<(String, String, String)>,
     officer: Option<String>,
 }
@@ -1102,6 +1112,7 @@ fn serve(app: App, config: crate::config::Config, demo: Option<&DemoInfo>) -> Re
         println!("  health:         http://{addr}/healthz");
         println!("  sign in:        POST http://{addr}/api/login {{\"username\": …, \"password\": …}}");
         if let Some(demo) = demo {
+            println!("  public map:     http://{addr}/map/{}", demo.region);
             println!("  demo accounts (passwords shown once):");
             for (name, role, password) in &demo.users {
                 println!("    {name:<10} {role:<12} {password}");

@@ -6,6 +6,7 @@ mod grids;
 pub mod plan;
 pub mod pool;
 pub mod posts;
+pub mod public;
 mod register;
 pub mod report;
 pub mod schedule;

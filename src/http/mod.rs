@@ -5,6 +5,8 @@
 mod auth;
 mod error;
 mod grids;
+mod i18n;
+mod pages;
 mod register;
 mod work;
 
@@ -125,6 +127,7 @@ pub fn router_with(app: AppState, limits: &Limits) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     Router::new()
         .route("/", get(index))
+        .route("/map/{region}", get(pages::public_map))
         .route(
             "/openapi.json",
             get(move || {
@@ -160,6 +163,7 @@ async fn index() -> Json<Value> {
     Json(json!({
         "service": "gridpatrol",
         "openapi": "/openapi.json",
+        "public map": "/map/{region}",
         "health": "/healthz",
         "sign in": "POST /api/login {\"username\", \"password\"}",
     }))

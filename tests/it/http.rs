@@ -1472,3 +1472,66 @@ async fn the_roster_is_kept_through_the_api_with_before_and_after_in_the_audit()
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn the_public_map_shows_grids_and_who_is_responsible_without_business_data() {
+    let s = Service::new();
+    let app = s.t.arc();
+    let page = |uri: String| {
+        let app = app.clone();
+        async move {
+            let response = router(app)
+                .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+                .await
+                .unwrap();
+            (status, String::from_utf8(bytes.to_vec()).unwrap())
+        }
+    };
+    let (status, html) = page(format!("/map/{}", s.region)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("辖区监管责任制示意图"));
+    assert_eq!(
+        html.matches("<path data-grid=").count(),
+        6,
+        "one shape per grid"
+    );
+    let roster = s.t.app.open_store().unwrap().read().officers(None).unwrap();
+    let name = &roster.iter().find(|o| o.id == s.officer).unwrap().name;
+    assert!(
+        html.contains(name.as_str()),
+        "the responsible officer is named"
+    );
+    // No business-level data, nothing loaded from elsewhere, no script.
+    let businesses =
+        s.t.app
+            .open_store()
+            .unwrap()
+            .read()
+            .search_businesses(
+                &BusinessSearch {
+                    limit: 1000,
+                    ..BusinessSearch::default()
+                },
+                date("2027-01-20"),
+            )
+            .unwrap();
+    for b in &businesses {
+        assert!(
+            !html.contains(&b.id) && !html.contains(&b.name),
+            "{} is not on the public map",
+            b.id
+        );
+    }
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
+    let (_, english) = page(format!("/map/{}?lang=en", s.region)).await;
+    assert!(
+        english.contains("Supervision responsibility map")
+            && english.contains("Responsible officer")
+    );
+    let (status, _) = page("/map/nowhere".into()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

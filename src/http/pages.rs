@@ -1,0 +1,152 @@
+//! Web pages, rendered on the server: HTML and inline SVG drawn from the geometry, no
+//! script and nothing fetched from elsewhere, so they work offline.
+
+use std::fmt::Write as _;
+
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+use serde::Deserialize;
+
+use super::i18n::{Lang, escape, t};
+use super::{ApiError, AppState, blocking};
+use crate::app::public::PublicMap;
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    lang: Option<String>,
+}
+
+/// Fills per area, in turn.
+const FILLS: [&str; 8] = [
+    "#cfe8f3", "#f6dcc2", "#d9ead3", "#ead1dc", "#fff2cc", "#d0e0e3", "#e6d8f0", "#f4cccc",
+];
+
+/// The public responsibility map of a region: no sign-in, no business-level data.
+pub async fn public_map(
+    State(app): State<AppState>,
+    Path(region): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Html<String>, ApiError> {
+    let lang = Lang::from_query(q.lang.as_deref());
+    let map = blocking(move || app.public_map(&region)).await?;
+    Ok(Html(render_map(&map, lang)))
+}
+
+/// The map page: an SVG of the grids (equirectangular, fitted to the view) and a table.
+pub fn render_map(map: &PublicMap, lang: Lang) -> String {
+    let mut svg = String::new();
+    let points = map.grids.iter().flat_map(|g| g.rings.iter().flatten());
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for &(x, y) in points {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    let (width, height) = (800.0, 600.0);
+    if x0 < x1 && y0 < y1 {
+        let k = ((y0 + y1) / 2.0).to_radians().cos();
+        let scale = (width / ((x1 - x0) * k)).min(height / (y1 - y0));
+        let px = |x: f64| (x - x0) * k * scale;
+        let py = |y: f64| (y1 - y) * scale;
+        let mut areas: Vec<&str> = map.grids.iter().filter_map(|g| g.area.as_deref()).collect();
+        areas.sort_unstable();
+        areas.dedup();
+        for g in &map.grids {
+            let fill = g
+                .area
+                .as_deref()
+                .and_then(|a| areas.iter().position(|x| *x == a))
+                .map_or("#eeeeee", |i| FILLS[i % FILLS.len()]);
+            let mut d = String::new();
+            let (mut cx, mut cy, mut n) = (0.0, 0.0, 0.0);
+            for ring in &g.rings {
+                for (i, &(x, y)) in ring.iter().enumerate() {
+                    let _ = write!(
+                        d,
+                        "{}{:.1},{:.1} ",
+                        if i == 0 { "M" } else { "L" },
+                        px(x),
+                        py(y)
+                    );
+                    cx += px(x);
+                    cy += py(y);
+                    n += 1.0;
+                }
+                d.push_str("Z ");
+            }
+            let _ = write!(
+                svg,
+                "<path data-grid=\"{code}\" d=\"{d}\" fill=\"{fill}\" stroke=\"#444\" stroke-width=\"1\"><title>{code} {officer}</title></path>",
+                code = escape(&g.code),
+                officer = escape(g.officer.as_deref().unwrap_or("")),
+            );
+            if n > 0.0 {
+                let _ = write!(
+                    svg,
+                    "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+                    cx / n,
+                    cy / n,
+                    escape(&g.code)
+                );
+            }
+        }
+    }
+    let mut rows = String::new();
+    for g in &map.grids {
+        let key: Vec<String> = g
+            .key_industries
+            .iter()
+            .map(|(industry, n)| format!("{} {n}", t(lang, industry)))
+            .collect();
+        let _ = write!(
+            rows,
+            "<tr data-grid=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&g.code),
+            escape(&g.code),
+            escape(g.officer.as_deref().unwrap_or("—")),
+            escape(&g.partners.join("、")),
+            escape(g.area.as_deref().unwrap_or("—")),
+            escape(g.deputy.as_deref().unwrap_or("—")),
+            escape(&if key.is_empty() {
+                t(lang, "none").to_owned()
+            } else {
+                key.join("，")
+            }),
+        );
+    }
+    let other = if lang == Lang::Zh {
+        "?lang=en"
+    } else {
+        "?lang=zh"
+    };
+    let body = if map.grids.is_empty() {
+        format!("<p>{}</p>", t(lang, "no_plan"))
+    } else {
+        format!(
+            "<svg viewBox=\"0 0 {width} {height}\" width=\"100%\" role=\"img\" aria-label=\"{title}\">{svg}</svg>\
+             <table><thead><tr><th>{grid}</th><th>{officer}</th><th>{partners}</th><th>{area}</th><th>{deputy}</th><th>{key}</th></tr></thead><tbody>{rows}</tbody></table>",
+            title = t(lang, "map_title"),
+            grid = t(lang, "grid"),
+            officer = t(lang, "officer"),
+            partners = t(lang, "partners"),
+            area = t(lang, "area"),
+            deputy = t(lang, "deputy"),
+            key = t(lang, "key_industries"),
+        )
+    };
+    format!(
+        "<!doctype html><html lang=\"{lang_code}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · {name}</title>\
+         <style>body{{font-family:sans-serif;margin:1rem;max-width:60rem}}table{{border-collapse:collapse;width:100%;margin-top:1rem}}\
+         td,th{{border:1px solid #ccc;padding:.3rem;text-align:left}}nav{{float:right}}</style></head>\
+         <body><nav><a href=\"{other}\">{switch}</a></nav><h1>{title}</h1><p>{name} · {plan} {version}</p>{body}</body></html>",
+        lang_code = lang.code(),
+        title = t(lang, "map_title"),
+        name = escape(&map.name),
+        plan = t(lang, "plan"),
+        version = map.plan_version.map_or_else(String::new, |v| v.to_string()),
+        switch = t(lang, "switch"),
+    )
+}
