@@ -145,6 +145,21 @@ impl Service {
         )
     }
 
+    /// Every business of the register (a thousand at most), riskiest first.
+    pub fn businesses(&self) -> Vec<gridpatrol::store::BusinessLine> {
+        Store::open(&self.t.app.db_path)
+            .unwrap()
+            .read()
+            .search_businesses(
+                &BusinessSearch {
+                    limit: 1000,
+                    ..BusinessSearch::default()
+                },
+                date("2027-01-20"),
+            )
+            .unwrap()
+    }
+
     pub fn dump(&self) -> Vec<String> {
         Store::open(&self.t.app.db_path).unwrap().dump().unwrap()
     }
@@ -988,22 +1003,11 @@ async fn complaints_open_targeted_tasks_and_campaigns_reach_every_match() {
         .call(Some("head"), "POST", "/api/campaigns", Some(campaign))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
-    let food =
-        s.t.app
-            .open_store()
-            .unwrap()
-            .read()
-            .search_businesses(
-                &BusinessSearch {
-                    limit: 1000,
-                    ..BusinessSearch::default()
-                },
-                date("2027-01-20"),
-            )
-            .unwrap()
-            .into_iter()
-            .filter(|b| b.industry == "food")
-            .count();
+    let food = s
+        .businesses()
+        .into_iter()
+        .filter(|b| b.industry == "food")
+        .count();
     assert_eq!(made["tasks"].as_u64().unwrap() as usize, food);
     let (_, list) = s.call(Some("manager"), "GET", "/api/campaigns", None).await;
     assert_eq!(list["campaigns"][0]["checklist"][0], "cold chain records");
@@ -1506,19 +1510,7 @@ async fn the_public_map_shows_grids_and_who_is_responsible_without_business_data
         "the responsible officer is named"
     );
     // No business-level data, nothing loaded from elsewhere, no script.
-    let businesses =
-        s.t.app
-            .open_store()
-            .unwrap()
-            .read()
-            .search_businesses(
-                &BusinessSearch {
-                    limit: 1000,
-                    ..BusinessSearch::default()
-                },
-                date("2027-01-20"),
-            )
-            .unwrap();
+    let businesses = s.businesses();
     for b in &businesses {
         assert!(
             !html.contains(&b.id) && !html.contains(&b.name),
