@@ -37,6 +37,7 @@ impl FromRequestParts<AppState> for Auth {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
+            .or_else(|| page_token(&parts.headers))
             .ok_or_else(|| {
                 ApiError::unauthorized(
                     "sign in first: POST /api/login, then send Authorization: Bearer <token>",
@@ -50,6 +51,19 @@ impl FromRequestParts<AppState> for Auth {
         let caller = blocking(move || app.caller(&t)).await?;
         Ok(Auth { caller, token })
     }
+}
+
+/// The name of the cookie the web pages sign in with.
+pub const COOKIE: &str = "gp_token";
+
+/// The token of the pages' cookie (`HttpOnly`, `SameSite=Strict`), if sent.
+pub fn page_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
 }
 
 impl Auth {

@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod grids;
 mod i18n;
+mod officer_pages;
 mod pages;
 mod register;
 mod work;
@@ -128,6 +129,18 @@ pub fn router_with(app: AppState, limits: &Limits) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/map/{region}", get(pages::public_map))
+        .route(
+            "/login",
+            get(officer_pages::login_form).post(officer_pages::login),
+        )
+        .route("/logout", axum::routing::post(officer_pages::logout))
+        .route("/officer", get(officer_pages::due_page))
+        .route("/officer/business/{id}", get(officer_pages::business_page))
+        .route(
+            "/officer/business/{id}/visit",
+            axum::routing::post(officer_pages::record_visit)
+                .layer(DefaultBodyLimit::max(limits.photo_bytes)),
+        )
         .route(
             "/openapi.json",
             get(move || {

@@ -1527,3 +1527,153 @@ async fn the_public_map_shows_grids_and_who_is_responsible_without_business_data
     let (status, _) = page("/map/nowhere".into()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_officer_signs_in_on_the_pages_records_a_visit_and_the_due_list_changes() {
+    let s = Service::new();
+    let app = s.t.arc();
+    let send = |request: Request<Body>| {
+        let app = app.clone();
+        async move {
+            let response = router(app).oneshot(request).await.unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+                .await
+                .unwrap();
+            (
+                status,
+                headers,
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )
+        }
+    };
+    let get = |uri: &str, cookie: Option<&str>| {
+        let mut r = Request::builder().uri(uri);
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    let (status, headers, _) = send(get("/officer", None)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/login");
+    let (status, _, _) = send(
+        Request::builder()
+            .method("POST")
+            .uri("/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from("username=officer&password=wrong"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let body = format!("username=officer&password={}", PASSWORD.replace(' ', "+"));
+    let (status, headers, _) = send(
+        Request::builder()
+            .method("POST")
+            .uri("/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let set = headers["set-cookie"].to_str().unwrap();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"));
+    let cookie = set.split(';').next().unwrap().to_owned();
+
+    let (status, _, week) = send(get("/officer?days=7", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    let tasks_before = week.matches("<li data-task=").count();
+    assert!(tasks_before > 0);
+    // The first business on the list: its card, its form.
+    let first = week
+        .split("/officer/business/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, _, card) = send(get(&format!("/officer/business/{first}"), Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        card.matches("<fieldset><legend>").count(),
+        12 + 3,
+        "12 items, finding, rectification, warning"
+    );
+    let key = card
+        .split("name=\"key\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let partner = card
+        .split("<option>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let boundary = "FORMBOUNDARY";
+    let mut form = String::new();
+    let mut field = |name: &str, value: &str| {
+        form.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    };
+    field("key", &key);
+    field("visited_at", "2027-01-20T10:15");
+    field("partner", &partner);
+    for item in CHECKLIST {
+        field(&format!("item_{item}"), "pass");
+        field(&format!("note_{item}"), "");
+    }
+    for name in [
+        "finding_severity",
+        "finding_note",
+        "rectification",
+        "deadline",
+        "warning",
+    ] {
+        field(name, "");
+    }
+    form.push_str(&format!("--{boundary}--\r\n"));
+    let post = || {
+        Request::builder()
+            .method("POST")
+            .uri(format!("/officer/business/{first}/visit"))
+            .header("cookie", &cookie)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(form.clone()))
+            .unwrap()
+    };
+    let (status, headers, body) = send(post()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let location = headers["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("same_day=true"), "{location}");
+    // A double tap: the same form again records nothing new.
+    let (_, again, _) = send(post()).await;
+    assert_eq!(again["location"].to_str().unwrap(), location);
+
+    let (_, _, after) = send(get(&location, Some(&cookie))).await;
+    assert!(after.contains("role=\"status\""));
+    assert!(
+        after.matches("<li data-task=").count() < tasks_before,
+        "the visited business's task left the list"
+    );
+    let (status, _, _) = send(get(
+        &format!("/officer/business/{}", s.other),
+        Some(&cookie),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
