@@ -142,6 +142,22 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Register changes collected",
     ),
     ("other", "其他法定事项", "Other matters by law"),
+    ("plan_page", "网格方案", "Grid plan"),
+    ("status", "状态", "Status"),
+    ("workload", "工作量", "Workload"),
+    ("deviation", "偏差", "Deviation"),
+    ("units", "基本单元", "Units"),
+    ("move_unit", "调整单元", "Move a unit"),
+    ("unit", "单元", "Unit"),
+    ("to_grid", "调入网格", "To grid"),
+    ("accept_imbalance", "允许超出均衡范围", "Accept imbalance"),
+    ("move", "调整", "Move"),
+    ("approve", "批准方案", "Approve the plan"),
+    ("moved", "已调整", "Moved"),
+    ("approved", "已批准", "Approved"),
+    ("refused", "未调整", "Not moved"),
+    ("draft", "草案", "draft"),
+    ("retired", "已废止", "retired"),
 ];
 
 /// The label of `key` in `lang` (the key itself when the dictionary lacks it).

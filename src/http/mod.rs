@@ -5,6 +5,7 @@
 mod auth;
 mod error;
 mod grids;
+mod head_pages;
 mod i18n;
 mod officer_pages;
 mod pages;
@@ -135,6 +136,15 @@ pub fn router_with(app: AppState, limits: &Limits) -> Router {
         )
         .route("/logout", axum::routing::post(officer_pages::logout))
         .route("/officer", get(officer_pages::due_page))
+        .route("/head/plan/{region}/{version}", get(head_pages::plan_page))
+        .route(
+            "/head/plan/{region}/{version}/move",
+            axum::routing::post(head_pages::move_unit),
+        )
+        .route(
+            "/head/plan/{region}/{version}/approve",
+            axum::routing::post(head_pages::approve),
+        )
         .route("/officer/business/{id}", get(officer_pages::business_page))
         .route(
             "/officer/business/{id}/visit",

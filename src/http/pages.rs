@@ -32,66 +32,93 @@ pub async fn public_map(
     Ok(Html(render_map(&map, lang)))
 }
 
-/// The map page: an SVG of the grids (equirectangular, fitted to the view) and a table.
-pub fn render_map(map: &PublicMap, lang: Lang) -> String {
+/// A grid to draw: its rings (lon/lat), fill and hover title.
+pub struct Shape<'a> {
+    pub code: &'a str,
+    pub rings: &'a [Vec<(f64, f64)>],
+    pub fill: String,
+    pub title: String,
+}
+
+/// Grids as SVG paths with their codes, equirectangular and fitted to `width` × `height`.
+pub fn draw(shapes: &[Shape<'_>], width: f64, height: f64) -> String {
     let mut svg = String::new();
-    let points = map.grids.iter().flat_map(|g| g.rings.iter().flatten());
     let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    for &(x, y) in points {
+    for &(x, y) in shapes.iter().flat_map(|s| s.rings.iter().flatten()) {
         x0 = x0.min(x);
         x1 = x1.max(x);
         y0 = y0.min(y);
         y1 = y1.max(y);
     }
-    let (width, height) = (800.0, 600.0);
-    if x0 < x1 && y0 < y1 {
-        let k = ((y0 + y1) / 2.0).to_radians().cos();
-        let scale = (width / ((x1 - x0) * k)).min(height / (y1 - y0));
-        let px = |x: f64| (x - x0) * k * scale;
-        let py = |y: f64| (y1 - y) * scale;
-        let mut areas: Vec<&str> = map.grids.iter().filter_map(|g| g.area.as_deref()).collect();
-        areas.sort_unstable();
-        areas.dedup();
-        for g in &map.grids {
-            let fill = g
+    if !(x0 < x1 && y0 < y1) {
+        return svg;
+    }
+    let k = ((y0 + y1) / 2.0).to_radians().cos();
+    let scale = (width / ((x1 - x0) * k)).min(height / (y1 - y0));
+    let px = |x: f64| (x - x0) * k * scale;
+    let py = |y: f64| (y1 - y) * scale;
+    for s in shapes {
+        let mut d = String::new();
+        let (mut cx, mut cy, mut n) = (0.0, 0.0, 0.0);
+        for ring in s.rings {
+            for (i, &(x, y)) in ring.iter().enumerate() {
+                let _ = write!(
+                    d,
+                    "{}{:.1},{:.1} ",
+                    if i == 0 { "M" } else { "L" },
+                    px(x),
+                    py(y)
+                );
+                cx += px(x);
+                cy += py(y);
+                n += 1.0;
+            }
+            d.push_str("Z ");
+        }
+        let _ = write!(
+            svg,
+            "<path data-grid=\"{code}\" d=\"{d}\" fill=\"{fill}\" stroke=\"#444\" stroke-width=\"1\"><title>{title}</title></path>",
+            code = escape(s.code),
+            fill = escape(&s.fill),
+            title = escape(&s.title),
+        );
+        if n > 0.0 {
+            let _ = write!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+                cx / n,
+                cy / n,
+                escape(s.code)
+            );
+        }
+    }
+    svg
+}
+
+/// The map page: an SVG of the grids (equirectangular, fitted to the view) and a table.
+pub fn render_map(map: &PublicMap, lang: Lang) -> String {
+    let mut areas: Vec<&str> = map.grids.iter().filter_map(|g| g.area.as_deref()).collect();
+    areas.sort_unstable();
+    areas.dedup();
+    let shapes: Vec<Shape<'_>> = map
+        .grids
+        .iter()
+        .map(|g| Shape {
+            code: &g.code,
+            rings: &g.rings,
+            fill: g
                 .area
                 .as_deref()
                 .and_then(|a| areas.iter().position(|x| *x == a))
-                .map_or("#eeeeee", |i| FILLS[i % FILLS.len()]);
-            let mut d = String::new();
-            let (mut cx, mut cy, mut n) = (0.0, 0.0, 0.0);
-            for ring in &g.rings {
-                for (i, &(x, y)) in ring.iter().enumerate() {
-                    let _ = write!(
-                        d,
-                        "{}{:.1},{:.1} ",
-                        if i == 0 { "M" } else { "L" },
-                        px(x),
-                        py(y)
-                    );
-                    cx += px(x);
-                    cy += py(y);
-                    n += 1.0;
-                }
-                d.push_str("Z ");
-            }
-            let _ = write!(
-                svg,
-                "<path data-grid=\"{code}\" d=\"{d}\" fill=\"{fill}\" stroke=\"#444\" stroke-width=\"1\"><title>{code} {officer}</title></path>",
-                code = escape(&g.code),
-                officer = escape(g.officer.as_deref().unwrap_or("")),
-            );
-            if n > 0.0 {
-                let _ = write!(
-                    svg,
-                    "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
-                    cx / n,
-                    cy / n,
-                    escape(&g.code)
-                );
-            }
-        }
-    }
+                .map_or_else(
+                    || "#eeeeee".to_owned(),
+                    |i| FILLS[i % FILLS.len()].to_owned(),
+                ),
+            title: format!("{} {}", g.code, g.officer.as_deref().unwrap_or("")),
+        })
+        .collect();
+    let (width, height) = (800.0, 600.0);
+    let svg = draw(&shapes, width, height);
     let mut rows = String::new();
     for g in &map.grids {
         let key: Vec<String> = g

@@ -145,6 +145,34 @@ impl Service {
         )
     }
 
+    /// Drafts a plan of `grids` grids through the API as the bureau head; its version.
+    pub async fn draft(&self, grids: usize) -> i64 {
+        let (status, draft) = self
+            .call(
+                Some("head"),
+                "POST",
+                &format!("/api/regions/{}/plans", self.region),
+                Some(json!({ "grids": grids })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{draft}");
+        draft["version"].as_i64().unwrap()
+    }
+
+    /// A plan's number of grids and the units of its first grid, through the API.
+    pub async fn grids_and_first_units(&self, version: i64) -> (usize, Vec<String>) {
+        let uri = format!("/api/regions/{}/plans/{version}", self.region);
+        let (_, grids) = self.call(Some("head"), "GET", &uri, None).await;
+        let features = grids["features"].as_array().unwrap();
+        let units = features[0]["properties"]["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u.as_str().unwrap().to_owned())
+            .collect();
+        (features.len(), units)
+    }
+
     /// Every business of the register (a thousand at most), riskiest first.
     pub fn businesses(&self) -> Vec<gridpatrol::store::BusinessLine> {
         Store::open(&self.t.app.db_path)
@@ -1016,34 +1044,11 @@ async fn complaints_open_targeted_tasks_and_campaigns_reach_every_match() {
 #[tokio::test]
 async fn a_draft_is_edited_by_moving_a_unit_then_approved_and_published() {
     let s = Service::new();
-    let (status, draft) = s
-        .call(
-            Some("head"),
-            "POST",
-            &format!("/api/regions/{}/plans", s.region),
-            Some(json!({ "grids": 3 })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{draft}");
-    let version = draft["version"].as_i64().unwrap();
-    let (_, grids) = s
-        .call(
-            Some("head"),
-            "GET",
-            &format!("/api/regions/{}/plans/{version}", s.region),
-            None,
-        )
-        .await;
-    let features = grids["features"].as_array().unwrap();
-    assert_eq!(features.len(), 3);
+    let version = s.draft(3).await;
+    let (grids, units) = s.grids_and_first_units(version).await;
+    assert_eq!(grids, 3);
     // Try every unit of G01 into every other grid: some moves are refused (not touching,
     // splitting, unbalancing) with a reason, and forced moves that keep grids whole pass.
-    let units: Vec<String> = features[0]["properties"]["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u.as_str().unwrap().to_owned())
-        .collect();
     let mut moved = false;
     let mut reasons = BTreeSet::new();
     'outer: for unit in &units {
@@ -1676,4 +1681,90 @@ async fn an_officer_signs_in_on_the_pages_records_a_visit_and_the_due_list_chang
     ))
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_bureau_head_moves_a_unit_and_approves_on_the_plan_page() {
+    let s = Service::new();
+    let version = s.draft(3).await;
+    let app = s.t.arc();
+    let send = |method: &str, uri: String, who: &str, form: Option<String>| {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {}", s.tokens[who]))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.map_or_else(Body::empty, Body::from))
+            .unwrap();
+        let app = app.clone();
+        async move {
+            let response = router(app).oneshot(request).await.unwrap();
+            let status = response.status();
+            let location = response
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned());
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+                .await
+                .unwrap();
+            (
+                status,
+                location,
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )
+        }
+    };
+    let page = format!("/head/plan/{}/{version}", s.region);
+    let (status, _, html) = send("GET", page.clone(), "head", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(html.matches("<path data-grid=").count(), 3);
+    assert!(
+        html.contains("/move") && html.contains("/approve"),
+        "a draft can be edited"
+    );
+    let (status, _, _) = send("GET", page.clone(), "officer", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = send(
+        "POST",
+        format!("{page}/move"),
+        "manager",
+        Some("unit=x&to_grid=G02".into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "managers change nothing");
+
+    // A refused move comes back with the reason.
+    let (status, location, _) = send(
+        "POST",
+        format!("{page}/move"),
+        "head",
+        Some("unit=NOPE&to_grid=G02".into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = location.unwrap();
+    assert!(location.contains("error="), "{location}");
+    let (_, _, html) = send("GET", location, "head", None).await;
+    assert!(html.contains("role=\"alert\"") && html.contains("NOPE"));
+
+    // A move that keeps every grid whole goes through.
+    let (_, units) = s.grids_and_first_units(version).await;
+    let mut moved = None;
+    'outer: for unit in &units {
+        for target in ["G02", "G03"] {
+            let form = format!("unit={unit}&to_grid={target}&accept_imbalance=true");
+            let (_, location, _) = send("POST", format!("{page}/move"), "head", Some(form)).await;
+            let location = location.unwrap();
+            if location.contains("done=") {
+                moved = Some(location);
+                break 'outer;
+            }
+        }
+    }
+    let (_, _, html) = send("GET", moved.expect("a unit moved"), "head", None).await;
+    assert!(html.contains("role=\"status\""));
+    let (_, location, _) = send("POST", format!("{page}/approve"), "head", None).await;
+    let (_, _, html) = send("GET", location.unwrap(), "head", None).await;
+    assert!(html.contains("已批准") || html.contains("approved"));
+    assert!(!html.contains("/move"), "an approved plan is not edited");
 }
