@@ -32,6 +32,8 @@ pub struct TaskRow {
     pub kind: String,
     pub officer_id: Option<String>,
     pub partner_id: Option<String>,
+    /// First day of the task's window (the period of a routine visit).
+    pub period_start: Option<NaiveDate>,
     pub due_on: NaiveDate,
     pub due_by: NaiveDate,
     pub status: String,
@@ -40,7 +42,7 @@ pub struct TaskRow {
 }
 
 /// The columns [`task_from_row`] reads, over `tasks t JOIN businesses b LEFT JOIN grids g`.
-const TASK_COLUMNS: &str = "t.id, t.entity_id, b.name, b.address, b.lon, b.lat, b.class, t.kind, t.officer_id, t.partner_id, t.due_on, t.due_by, t.status, g.code, t.escalated_to";
+const TASK_COLUMNS: &str = "t.id, t.entity_id, b.name, b.address, b.lon, b.lat, b.class, t.kind, t.officer_id, t.partner_id, t.due_on, t.due_by, t.status, g.code, t.escalated_to, t.period_start";
 
 fn task_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
     let lon: Option<f64> = r.get(4)?;
@@ -60,6 +62,7 @@ fn task_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
         status: r.get(12)?,
         grid: r.get(13)?,
         escalated_to: r.get(14)?,
+        period_start: r.get::<_, Option<String>>(15)?.map(date).transpose()?,
     })
 }
 

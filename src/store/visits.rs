@@ -159,9 +159,11 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Closes every open task of the business that a visit on `date` satisfies: those whose
-    /// window has begun (including overdue ones), follow-ups only from their due day.
-    /// Returns the ids closed.
+    /// Closes the open tasks of the business that a visit on `date` satisfies, and returns
+    /// their ids: every special, targeted or follow-up task already under way (the visit
+    /// covers them all: one visit, every obligation it covers), and one routine task: the
+    /// one whose window holds the day, else the oldest overdue one (a late visit). A routine
+    /// window not yet begun stays open.
     pub fn close_tasks_by_visit(
         &self,
         entity_id: &str,
@@ -169,22 +171,34 @@ impl Db<'_> {
         inspection_id: i64,
     ) -> Result<Vec<i64>> {
         let d = date.to_string();
-        let ids: Vec<i64> = self
+        let open: Vec<(i64, String, String, String)> = self
             .conn
-            .prepare(
-                "SELECT id FROM tasks WHERE entity_id = ?1 AND status = 'open'
-                   AND ((kind != 'follow_up' AND coalesce(period_start, due_on) <= ?2)
-                     OR (kind = 'follow_up' AND due_on <= ?2))
-                 ORDER BY id",
+            .prepare_cached(
+                "SELECT id, kind, coalesce(period_start, due_on), due_by FROM tasks
+                 WHERE entity_id = ?1 AND status = 'open' ORDER BY due_by, id",
             )?
-            .query_map(params![entity_id, d], |r| r.get(0))?
+            .query_map([entity_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
+        let mut ids: Vec<i64> = open
+            .iter()
+            .filter(|(_, kind, start, _)| kind != "routine" && *start <= d)
+            .map(|t| t.0)
+            .collect();
+        let routine = open
+            .iter()
+            .filter(|t| t.1 == "routine")
+            .find(|(_, _, start, by)| *start <= d && d <= *by)
+            .or_else(|| open.iter().find(|t| t.1 == "routine" && t.3 < d));
+        ids.extend(routine.map(|t| t.0));
         let mut close = self.conn.prepare_cached(
             "UPDATE tasks SET status = 'done', inspection_id = ?2 WHERE id = ?1 AND status = 'open'",
         )?;
         for id in &ids {
             close.execute(params![id, inspection_id])?;
         }
+        ids.sort_unstable();
         Ok(ids)
     }
 

@@ -622,13 +622,34 @@ async fn a_visit_closes_its_tasks_reclassifies_schedules_the_follow_up_and_retri
             None,
         )
         .await;
-    let open_now: Vec<i64> = tasks["tasks"]
+    // The routine task whose window holds the visit day is the one the visit closes; a
+    // window not yet begun stays open.
+    let open: Vec<&Value> = tasks["tasks"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|t| t["status"] == "open" && t["due_on"].as_str().unwrap() <= "2027-01-31")
+        .filter(|t| t["status"] == "open")
+        .collect();
+    let holds = |t: &&&Value| {
+        t["period_start"].as_str().unwrap() <= "2027-01-20"
+            && t["due_by"].as_str().unwrap() >= "2027-01-20"
+    };
+    let this_window: Vec<i64> = open
+        .iter()
+        .filter(holds)
         .map(|t| t["id"].as_i64().unwrap())
         .collect();
+    assert_eq!(
+        this_window.len(),
+        1,
+        "one routine window holds the day: {open:?}"
+    );
+    let later: Vec<i64> = open
+        .iter()
+        .filter(|t| t["period_start"].as_str().unwrap() > "2027-01-20")
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    assert!(!later.is_empty());
 
     // A finding and a rectification notice: class goes up, a follow-up is due on the deadline.
     let mut visit = s.visit(&s.own, "2027-01-20T09:30:00");
@@ -678,8 +699,15 @@ async fn a_visit_closes_its_tasks_reclassifies_schedules_the_follow_up_and_retri
         .iter()
         .map(|v| v.as_i64().unwrap())
         .collect();
-    for id in &open_now {
-        assert!(closed.contains(id), "task {id} due by now is closed");
+    assert_eq!(
+        closed, this_window,
+        "the visit closes the task of its window, once"
+    );
+    for id in &later {
+        assert!(
+            !closed.contains(id),
+            "task {id} of a later window stays open"
+        );
     }
     let follow_up = first["follow_up_task"].as_i64().unwrap();
     let (_, tasks) = s
