@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use crate::domain::partition::{UnitGraph, unit_workload};
-use crate::domain::policy::{Policy, RiskClass};
+use crate::domain::policy::Policy;
 use crate::domain::risk::class_only;
 use crate::import::{RegionData, read_region};
 use crate::spatial::adjacency::adjacency;
@@ -51,7 +51,8 @@ pub fn region_graph(
         &crate::domain::entity::Business,
         &crate::domain::entity::Records,
     )> = region.businesses.iter().zip(&region.records).collect();
-    let mut classes: Vec<Vec<RiskClass>> = vec![Vec::new(); region.units.len()];
+    // Businesses of class A, B, C, D per unit.
+    let mut counts: Vec<[usize; 4]> = vec![[0; 4]; region.units.len()];
     let classified = crate::par::map_chunks(&pairs, 10_000, |_, part| {
         part.iter()
             .map(|(b, r)| class_only(b, r, as_of, policy))
@@ -59,42 +60,42 @@ pub fn region_graph(
     });
     for (unit, class) in unit_of.iter().zip(classified.into_iter().flatten()) {
         if let Some(u) = unit {
-            classes[*u].push(class);
+            counts[*u][class.index()] += 1;
         }
     }
     tracing::debug!(elapsed = ?started.elapsed(), "businesses located and classified");
     let adj = adjacency(&shapes);
     tracing::debug!(elapsed = ?started.elapsed(), "units' adjacency");
-    let graph = UnitGraph {
-        codes: region.units.iter().map(|u| u.code.clone()).collect(),
-        names: region.units.iter().map(|u| u.name.clone()).collect(),
-        weights: region
-            .units
-            .iter()
-            .zip(&classes)
-            .map(|(u, c)| unit_workload(c, u.area_m2 / 1e6, policy))
-            .collect(),
-        adjacency: adj.neighbours,
-        areas: Some(adj.areas),
-        perimeters: Some(adj.perimeters),
-        dedicated: region.units.iter().map(|u| u.dedicated).collect(),
-    };
-    let counts = classes
-        .iter()
-        .map(|c| {
-            let mut n = [0usize; 4];
-            for class in c {
-                n[class.index()] += 1;
-            }
-            n
-        })
-        .collect();
+    let graph = unit_graph(&region.units, &counts, adj, policy);
     Ok(RegionGraph {
         graph,
         region,
         classes: counts,
         unit_of,
     })
+}
+
+/// The unit graph of a region's units: codes, names, workloads from the businesses of each
+/// class per unit, and the adjacency with shared lengths, areas and perimeters.
+fn unit_graph(
+    units: &[crate::import::geojson::Unit],
+    counts: &[[usize; 4]],
+    adj: crate::spatial::adjacency::Adjacency,
+    policy: &Policy,
+) -> UnitGraph {
+    UnitGraph {
+        codes: units.iter().map(|u| u.code.clone()).collect(),
+        names: units.iter().map(|u| u.name.clone()).collect(),
+        weights: units
+            .iter()
+            .zip(counts)
+            .map(|(u, &n)| unit_workload(n, u.area_m2 / 1e6, policy))
+            .collect(),
+        adjacency: adj.neighbours,
+        areas: Some(adj.areas),
+        perimeters: Some(adj.perimeters),
+        dedicated: units.iter().map(|u| u.dedicated).collect(),
+    }
 }
 
 /// The grid (index into `grid_units`) of each unit of `graph`, `usize::MAX` where none; the
@@ -350,26 +351,7 @@ impl super::App {
             .iter()
             .map(|u| counts.get(&u.code).copied().unwrap_or_default())
             .collect();
-        let weights = units
-            .iter()
-            .zip(&classes)
-            .map(|(u, n)| {
-                let list: Vec<RiskClass> = RiskClass::ALL
-                    .iter()
-                    .flat_map(|&c| std::iter::repeat_n(c, n[c.index()]))
-                    .collect();
-                unit_workload(&list, u.area_m2 / 1e6, &self.policy)
-            })
-            .collect();
-        let graph = UnitGraph {
-            codes: units.iter().map(|u| u.code.clone()).collect(),
-            names: units.iter().map(|u| u.name.clone()).collect(),
-            weights,
-            adjacency: adj.neighbours,
-            areas: Some(adj.areas),
-            perimeters: Some(adj.perimeters),
-            dedicated: units.iter().map(|u| u.dedicated).collect(),
-        };
+        let graph = unit_graph(&units, &classes, adj, &self.policy);
         Ok(RegionGraph {
             graph,
             region: RegionData {

@@ -346,18 +346,20 @@ impl App {
             }
             let date = visit.visited_at.date();
             let partner = visit.officers.iter().find(|o| **o != officer);
-            let kind = db
-                .tasks_for_entity(id.as_str())?
-                .into_iter()
-                .filter(|t| t.status == "open" && t.due_on <= date.max(today))
-                .map(|t| t.kind)
-                .min_by_key(|k| match k.as_str() {
+            // The tasks this visit satisfies, read once: the visit takes the most urgent
+            // kind among them, and closes them all.
+            let satisfied = db.tasks_satisfied_by(id.as_str(), date)?;
+            let kind = satisfied
+                .iter()
+                .map(|(_, k)| k.as_str())
+                .min_by_key(|k| match *k {
                     "targeted" => 0,
                     "follow_up" => 1,
                     "special" => 2,
                     _ => 3,
                 })
-                .unwrap_or_else(|| "routine".to_owned());
+                .unwrap_or("routine")
+                .to_owned();
             let inspection_id = db.insert_visit(
                 &NewVisit {
                     entity_id: id.as_str(),
@@ -400,7 +402,8 @@ impl App {
             for p in &visit.photos {
                 db.link_photo(inspection_id, &p.sha256, &p.name)?;
             }
-            let closed = db.close_tasks_by_visit(id.as_str(), date, inspection_id)?;
+            let closed: Vec<i64> = satisfied.iter().map(|(task, _)| *task).collect();
+            db.mark_done(&closed, inspection_id)?;
             let follow_up = match &visit.rectification {
                 Some(Rectification::Notice { deadline }) => Some(db.insert_extra_task(
                     id.as_str(),

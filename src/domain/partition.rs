@@ -514,15 +514,12 @@ fn level_graph(graph: &UnitGraph, component: &[usize]) -> super::multilevel::Lev
 /// A unit's workload for grids, in officer minutes a year: for each business the routine
 /// visits its class needs times the minutes a visit takes, plus the travel allowance for the
 /// unit's area (all policy numbers).
-pub fn unit_workload(
-    classes: &[super::policy::RiskClass],
-    area_km2: f64,
-    policy: &super::policy::Policy,
-) -> f64 {
-    let visits: f64 = classes
+pub fn unit_workload(businesses: [usize; 4], area_km2: f64, policy: &super::policy::Policy) -> f64 {
+    let visits: f64 = super::policy::RiskClass::ALL
         .iter()
         .map(|&c| {
-            f64::from(policy.frequency(c).visits_per_year())
+            businesses[c.index()] as f64
+                * f64::from(policy.frequency(c).visits_per_year())
                 * f64::from(policy.minutes_per_visit(c))
         })
         .sum();

@@ -384,22 +384,7 @@ async fn record(
     {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "photo" {
-            let file = field.file_name().unwrap_or("photo").to_owned();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| ApiError::new(e.status(), format!("multipart: {}", e.body_text())))?;
-            if !bytes.is_empty() {
-                crate::domain::inspection::check_photo_name(&file)
-                    .map_err(|e| ApiError::bad_request(format!("photo name: {e}")))?;
-                let kind = super::work::sniff(&bytes).ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        format!("photo '{file}': not a JPEG, PNG or WebP image"),
-                    )
-                })?;
-                photos.push((file, bytes, kind));
-            }
+            photos.extend(super::work::read_photo(field).await?);
         } else {
             let text = field
                 .text()

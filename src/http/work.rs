@@ -183,8 +183,32 @@ async fn visit(
     Ok(Json(blocking(move || app.visit(&auth.caller, id)).await?))
 }
 
+/// A photo part of a multipart upload, checked: a plain file name and the bytes of a JPEG,
+/// PNG or WebP image. An empty part (a form's file input left empty) is `None`.
+pub(super) async fn read_photo(
+    field: axum::extract::multipart::Field<'_>,
+) -> Result<Option<(String, Bytes, &'static str)>, ApiError> {
+    let name = field.file_name().unwrap_or("photo").to_owned();
+    let bytes = field
+        .bytes()
+        .await
+        .map_err(|e| ApiError::new(e.status(), format!("multipart: {}", e.body_text())))?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    crate::domain::inspection::check_photo_name(&name)
+        .map_err(|e| ApiError::bad_request(format!("photo name: {e}")))?;
+    let kind = sniff(&bytes).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("photo '{name}': not a JPEG, PNG or WebP image"),
+        )
+    })?;
+    Ok(Some((name, bytes, kind)))
+}
+
 /// Photo types accepted, by their first bytes.
-pub(super) fn sniff(bytes: &[u8]) -> Option<&'static str> {
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         Some("image/jpeg")
     } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
@@ -221,20 +245,7 @@ async fn upload_photos(
                 field.name().unwrap_or("")
             )));
         }
-        let name = field.file_name().unwrap_or("photo").to_owned();
-        crate::domain::inspection::check_photo_name(&name)
-            .map_err(|e| ApiError::bad_request(format!("photo name: {e}")))?;
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| ApiError::new(e.status(), format!("multipart: {}", e.body_text())))?;
-        let kind = sniff(&bytes).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("photo '{name}': not a JPEG, PNG or WebP image"),
-            )
-        })?;
-        stored.push((name, bytes, kind));
+        stored.extend(read_photo(field).await?);
     }
     if stored.is_empty() {
         return Err(ApiError::bad_request("multipart: no `photo` part"));

@@ -42,6 +42,18 @@ pub struct Escalation {
     pub escalated_to: Option<String>,
 }
 
+/// An [`Escalation`] from `id, entity_id, grid code, officer_id, due_by, escalated_to`.
+fn escalation(r: &rusqlite::Row<'_>) -> Result<Escalation> {
+    Ok(Escalation {
+        task_id: r.get(0)?,
+        entity_id: r.get(1)?,
+        grid: r.get(2)?,
+        officer_id: r.get(3)?,
+        due_by: date(&r.get::<_, String>(4)?)?,
+        escalated_to: r.get(5)?,
+    })
+}
+
 fn date(text: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| StoreError::Corrupt(format!("bad date '{text}'")))
@@ -248,14 +260,7 @@ impl Db<'_> {
         let mut rows = stmt.query([cutoff.to_string()])?;
         let mut found = Vec::new();
         while let Some(r) = rows.next()? {
-            found.push(Escalation {
-                task_id: r.get(0)?,
-                entity_id: r.get(1)?,
-                grid: r.get(2)?,
-                officer_id: r.get(3)?,
-                due_by: date(&r.get::<_, String>(4)?)?,
-                escalated_to: r.get(5)?,
-            });
+            found.push(escalation(r)?);
         }
         drop(rows);
         let mut mark = self.conn.prepare_cached(
@@ -277,14 +282,7 @@ impl Db<'_> {
         let mut rows = stmt.query([officer_id])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            out.push(Escalation {
-                task_id: r.get(0)?,
-                entity_id: r.get(1)?,
-                grid: r.get(2)?,
-                officer_id: r.get(3)?,
-                due_by: date(&r.get::<_, String>(4)?)?,
-                escalated_to: r.get(5)?,
-            });
+            out.push(escalation(r)?);
         }
         Ok(out)
     }
@@ -342,8 +340,8 @@ impl Db<'_> {
             .collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Records a job's run for a schedule slot inside the job's own transaction, so the
-    /// work and the mark that it was done commit together.
+    /// Records a job's run for a schedule slot (after its work committed: a crash between
+    /// the two reruns the slot, which the jobs' idempotence makes harmless).
     pub fn record_job_run(
         &self,
         job: &str,

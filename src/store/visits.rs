@@ -159,17 +159,16 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Closes the open tasks of the business that a visit on `date` satisfies, and returns
-    /// their ids: every special, targeted or follow-up task already under way (the visit
-    /// covers them all: one visit, every obligation it covers), and one routine task: the
-    /// one whose window holds the day, else the oldest overdue one (a late visit). A routine
-    /// window not yet begun stays open.
-    pub fn close_tasks_by_visit(
+    /// The open tasks of the business that a visit on `date` satisfies, as (id, kind): every
+    /// special, targeted or follow-up task already under way (the visit covers them all: one
+    /// visit, every obligation it covers), and one routine task: the one whose window holds
+    /// the day, else the oldest overdue one (a late visit). A routine window not yet begun
+    /// is not satisfied.
+    pub fn tasks_satisfied_by(
         &self,
         entity_id: &str,
         date: NaiveDate,
-        inspection_id: i64,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Vec<(i64, String)>> {
         let d = date.to_string();
         let open: Vec<(i64, String, String, String)> = self
             .conn
@@ -181,25 +180,30 @@ impl Db<'_> {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let mut ids: Vec<i64> = open
-            .iter()
-            .filter(|(_, kind, start, _)| kind != "routine" && *start <= d)
-            .map(|t| t.0)
-            .collect();
         let routine = open
             .iter()
             .filter(|t| t.1 == "routine")
             .find(|(_, _, start, by)| *start <= d && d <= *by)
             .or_else(|| open.iter().find(|t| t.1 == "routine" && t.3 < d));
-        ids.extend(routine.map(|t| t.0));
+        let mut tasks: Vec<(i64, String)> = open
+            .iter()
+            .filter(|(_, kind, start, _)| kind != "routine" && *start <= d)
+            .chain(routine)
+            .map(|t| (t.0, t.1.clone()))
+            .collect();
+        tasks.sort_unstable();
+        Ok(tasks)
+    }
+
+    /// Marks open tasks done by an inspection.
+    pub fn mark_done(&self, ids: &[i64], inspection_id: i64) -> Result<()> {
         let mut close = self.conn.prepare_cached(
             "UPDATE tasks SET status = 'done', inspection_id = ?2 WHERE id = ?1 AND status = 'open'",
         )?;
-        for id in &ids {
+        for id in ids {
             close.execute(params![id, inspection_id])?;
         }
-        ids.sort_unstable();
-        Ok(ids)
+        Ok(())
     }
 
     /// A task outside the routine plan (follow-up, targeted, special) for a business, in
