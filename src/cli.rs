@@ -1108,19 +1108,22 @@ fn serve(app: App, config: crate::config::Config, demo: Option<&DemoInfo>) -> Re
         let app = Arc::new(app);
         tokio::spawn(jobs::run_scheduler(app.clone(), jobs));
         println!("gridpatrol is serving on http://{addr}/  (Ctrl-C or SIGTERM stops it)");
-        println!("  API document:   http://{addr}/openapi.json");
-        println!("  health:         http://{addr}/healthz");
-        println!("  sign in:        POST http://{addr}/api/login {{\"username\": …, \"password\": …}}");
         if let Some(demo) = demo {
-            println!("  public map:     http://{addr}/map/{}", demo.region);
+            println!("  open:           http://{addr}/map/{}  (the public responsibility map, linking each role's page)", demo.region);
+            println!("  officer:        http://{addr}/officer  (phone-sized due list and inspection form)");
+            println!("  bureau head:    http://{addr}/head     (the grid plan on a map, moves, approval)");
+            println!("  manager:        http://{addr}/manager  (coverage map, drill-down, trend, downloads)");
             println!("  demo accounts (passwords shown once):");
             for (name, role, password) in &demo.users {
                 println!("    {name:<10} {role:<12} {password}");
             }
             if let Some(officer) = &demo.officer {
-                println!("  an officer's week: http://{addr}/api/officers/{officer}/due?days=7 (as `officer`)");
+                println!("  an officer's week as JSON: http://{addr}/api/officers/{officer}/due?days=7 (as `officer`)");
             }
         }
+        println!("  API document:   http://{addr}/openapi.json");
+        println!("  health:         http://{addr}/healthz");
+        println!("  sign in (API):  POST http://{addr}/api/login {{\"username\": …, \"password\": …}}");
         let router = crate::http::router_with(app, &config.limits);
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)

@@ -80,21 +80,7 @@ impl App {
             .map(|f| {
                 let p = &f["properties"];
                 let code = p["code"].as_str().unwrap_or_default().to_owned();
-                let rings = f["geometry"]["coordinates"]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|polygon| polygon.get(0))
-                    .map(|ring| {
-                        ring.as_array()
-                            .map(Vec::as_slice)
-                            .unwrap_or_default()
-                            .iter()
-                            .filter_map(|c| Some((c.get(0)?.as_f64()?, c.get(1)?.as_f64()?)))
-                            .collect()
-                    })
-                    .collect();
+                let rings = outer_rings(f);
                 let (area, deputy) = area_of.get(&code).map_or((None, None), |(a, d)| {
                     (Some(a.clone()), d.as_deref().map(named))
                 });
@@ -123,4 +109,23 @@ impl App {
             grids,
         })
     }
+}
+
+/// The outer rings (lon/lat) of a GeoJSON Polygon or MultiPolygon feature's polygons.
+pub fn outer_rings(feature: &serde_json::Value) -> Vec<Vec<(f64, f64)>> {
+    let coordinates = &feature["geometry"]["coordinates"];
+    let polygons: Vec<&serde_json::Value> = if feature["geometry"]["type"] == "Polygon" {
+        vec![coordinates]
+    } else {
+        coordinates.as_array().map(|a| a.iter().collect()).unwrap_or_default()
+    };
+    polygons
+        .into_iter()
+        .filter_map(|polygon| polygon.get(0)?.as_array())
+        .map(|ring| {
+            ring.iter()
+                .filter_map(|c| Some((c.get(0)?.as_f64()?, c.get(1)?.as_f64()?)))
+                .collect()
+        })
+        .collect()
 }

@@ -348,3 +348,50 @@ impl App {
         Ok(serde_json::json!({ "grids": grids, "officers": officers }))
     }
 }
+
+/// One month of a coverage trend: the region's total row over the month.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrendPoint {
+    /// `2027-03`.
+    pub month: String,
+    pub required: usize,
+    pub done: usize,
+    pub coverage: f64,
+    pub on_time_rate: f64,
+}
+
+impl App {
+    /// Coverage month by month over the `months` months ending with today's.
+    pub fn coverage_trend(&self, region: &str, months: u32) -> Result<Vec<TrendPoint>, AppError> {
+        let (this_month, _) = super::schedule::month_of(self.clock.today());
+        let mut points = Vec::new();
+        for back in (0..months).rev() {
+            let Some(first) = this_month.checked_sub_months(chrono::Months::new(back)) else {
+                continue;
+            };
+            let (from, to) = super::schedule::month_of(first);
+            let rows =
+                self.coverage_report(region, Period { from, to }, Breakdown::Class, None)?;
+            if let Some(total) = rows.into_iter().find(|r| r.key == "total") {
+                points.push(TrendPoint {
+                    month: first.format("%Y-%m").to_string(),
+                    required: total.required,
+                    done: total.done,
+                    coverage: total.coverage,
+                    on_time_rate: total.on_time_rate,
+                });
+            }
+        }
+        Ok(points)
+    }
+
+    /// The newest frozen snapshot of a kind (`dekad` or `month`) for a region: its first
+    /// and last day and its body (figures and rankings).
+    pub fn latest_bulletin(
+        &self,
+        kind: &str,
+        region: &str,
+    ) -> Result<Option<(NaiveDate, NaiveDate, serde_json::Value)>, AppError> {
+        Ok(self.open_store()?.read().latest_snapshot(kind, region)?)
+    }
+}

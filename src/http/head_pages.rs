@@ -7,13 +7,14 @@ use std::fmt::Write as _;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::auth::Auth;
 use super::i18n::{Lang, escape, t};
-use super::pages::{Shape, draw};
+use super::pages::{Shape, document, draw, url_escape};
 use super::{ApiError, AppState, blocking};
+use crate::app::public::outer_rings;
 use crate::domain::access::Action;
 
 #[derive(Deserialize)]
@@ -84,23 +85,7 @@ pub async fn plan_page(
         .collect();
     let mean = loads.iter().sum::<f64>() / loads.len().max(1) as f64;
     let deviation = |w: f64| if mean > 0.0 { w / mean - 1.0 } else { 0.0 };
-    let rings: Vec<Vec<Vec<(f64, f64)>>> = features
-        .iter()
-        .map(|f| {
-            f["geometry"]["coordinates"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|polygon| polygon.get(0)?.as_array().cloned())
-                .map(|ring| {
-                    ring.iter()
-                        .filter_map(|c| Some((c.get(0)?.as_f64()?, c.get(1)?.as_f64()?)))
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
+    let rings: Vec<Vec<Vec<(f64, f64)>>> = features.iter().map(outer_rings).collect();
     let codes: Vec<String> = features
         .iter()
         .map(|f| {
@@ -185,14 +170,7 @@ pub async fn plan_page(
             approve = t(lang, "approve"),
         );
     }
-    Html(format!(
-        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title><style>body{{font-family:sans-serif;margin:1rem;max-width:70rem}}table{{border-collapse:collapse;width:100%}}\
-         td,th{{border:1px solid #ccc;padding:.25rem}}.late{{color:#a00}}</style></head><body>{}</body></html>",
-        lang.code(),
-        t(lang, "plan_page"),
-        body
-    ))
+    document(lang, t(lang, "plan_page"), &body, "70rem")
     .into_response()
 }
 
@@ -216,17 +194,6 @@ fn back(region: &str, version: i64, lang: Option<&str>, key: &str, text: &str) -
         lang.unwrap_or("zh")
     ))
     .into_response()
-}
-
-fn url_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The caller, if signed in and allowed to manage grids; else the answer to give.

@@ -7,6 +7,7 @@ mod error;
 mod grids;
 mod head_pages;
 mod i18n;
+mod manager_pages;
 mod officer_pages;
 mod pages;
 mod register;
@@ -20,6 +21,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::routing::get;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tower_http::compression::CompressionLayer;
@@ -136,6 +138,9 @@ pub fn router_with(app: AppState, limits: &Limits) -> Router {
         )
         .route("/logout", axum::routing::post(officer_pages::logout))
         .route("/officer", get(officer_pages::due_page))
+        .route("/head", get(manager_pages::head_home))
+        .route("/manager", get(manager_pages::manager_home))
+        .route("/manager/{region}", get(manager_pages::manager_page))
         .route("/head/plan/{region}/{version}", get(head_pages::plan_page))
         .route(
             "/head/plan/{region}/{version}/move",
@@ -181,15 +186,30 @@ pub fn router_with(app: AppState, limits: &Limits) -> Router {
         .layer(SetRequestIdLayer::new(request_id, Counter::default()))
 }
 
-/// Where to start: what the service is and where its document is.
-async fn index() -> Json<Value> {
+/// Where to start: a browser goes to the public map of the first region; a program gets
+/// what the service is and where its document is.
+async fn index(State(app): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        let first = blocking(move || Ok(app.open_store()?.read().region_codes()?)).await;
+        let to = match first.as_deref().map(<[String]>::first) {
+            Ok(Some(code)) => format!("/map/{}", pages::url_escape(code)),
+            _ => "/login".to_owned(),
+        };
+        return Redirect::to(&to).into_response();
+    }
     Json(json!({
         "service": "gridpatrol",
         "openapi": "/openapi.json",
         "public map": "/map/{region}",
+        "pages": ["/officer", "/head", "/manager", "/login"],
         "health": "/healthz",
         "sign in": "POST /api/login {\"username\", \"password\"}",
     }))
+    .into_response()
 }
 
 /// Liveness and the schema version.

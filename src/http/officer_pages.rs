@@ -19,16 +19,7 @@ use crate::domain::inspection::{
 };
 
 fn page(lang: Lang, title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title>\
-         <style>body{{font-family:sans-serif;margin:.6rem;max-width:40rem}}li{{margin:.4rem 0}}\
-         fieldset{{margin:.4rem 0}}label{{margin-right:.6rem}}.late{{color:#a00}}input,select,textarea{{font-size:1rem}}</style></head>\
-         <body>{}</body></html>",
-        lang.code(),
-        escape(title),
-        body
-    ))
+    super::pages::document(lang, title, body, "40rem")
 }
 
 #[derive(Deserialize)]
@@ -78,14 +69,15 @@ pub async fn login(State(app): State<AppState>, Form(f): Form<LoginForm>) -> Res
     let signed = blocking(move || app.login(&f.username, &f.password)).await;
     match signed {
         Ok(login) => {
-            let to = if login.user.role == "officer" {
-                format!(
-                    "/officer?lang={}",
-                    if lang == Lang::En { "en" } else { "zh" }
-                )
-            } else {
-                "/".to_owned()
+            let home = match login.user.role.as_str() {
+                "officer" => "/officer",
+                "bureau_head" => "/head",
+                _ => "/manager",
             };
+            let to = format!(
+                "{home}?lang={}",
+                if lang == Lang::En { "en" } else { "zh" }
+            );
             let mut response = Redirect::to(&to).into_response();
             if let Ok(cookie) = HeaderValue::from_str(&format!(
                 "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",

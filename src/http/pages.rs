@@ -162,18 +162,56 @@ pub fn render_map(map: &PublicMap, lang: Lang) -> String {
             key = t(lang, "key_industries"),
         )
     };
-    format!(
-        "<!doctype html><html lang=\"{lang_code}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · {name}</title>\
-         <style>body{{font-family:sans-serif;margin:1rem;max-width:60rem}}table{{border-collapse:collapse;width:100%;margin-top:1rem}}\
-         td,th{{border:1px solid #ccc;padding:.3rem;text-align:left}}nav{{float:right}}</style></head>\
-         <body><nav><a href=\"{other}\">{switch}</a></nav><h1>{title}</h1><p>{name} · {plan} {version}</p>{body}</body></html>",
-        lang_code = lang.code(),
-        title = t(lang, "map_title"),
-        name = escape(&map.name),
-        plan = t(lang, "plan"),
-        version = map.plan_version.map_or_else(String::new, |v| v.to_string()),
+    let links = format!(
+        "<nav><a href=\"{other}\">{switch}</a> · <a href=\"/officer?lang={l}\">{officer}</a> · \
+         <a href=\"/head?lang={l}\">{head}</a> · <a href=\"/manager?lang={l}\">{manager}</a> · \
+         <a href=\"/login?lang={l}\">{sign_in}</a></nav>",
+        l = if lang == Lang::En { "en" } else { "zh" },
         switch = t(lang, "switch"),
+        officer = t(lang, "officer_page"),
+        head = t(lang, "head_page"),
+        manager = t(lang, "manager_page"),
+        sign_in = t(lang, "sign_in"),
+    );
+    document(
+        lang,
+        &format!("{} · {}", t(lang, "map_title"), map.name),
+        &format!(
+            "{links}<h1>{title}</h1><p>{name} · {plan} {version}</p>{body}",
+            title = t(lang, "map_title"),
+            name = escape(&map.name),
+            plan = t(lang, "plan"),
+            version = map.plan_version.map_or_else(String::new, |v| v.to_string()),
+        ),
+        "60rem",
     )
+    .0
+}
+
+/// A page: the document head every page shares, the body, and its widest width.
+pub fn document(lang: Lang, title: &str, body: &str, max_width: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
+         <link rel=\"icon\" href=\"data:,\">\
+         <style>body{{font-family:sans-serif;margin:.6rem;max-width:{max_width}}}table{{border-collapse:collapse;width:100%;margin-top:.6rem}}\
+         td,th{{border:1px solid #ccc;padding:.25rem;text-align:left}}li{{margin:.4rem 0}}fieldset{{margin:.4rem 0}}\
+         label{{margin-right:.6rem}}.late{{color:#a00}}tr.total{{font-weight:bold}}nav{{float:right}}\
+         .legend span{{padding:0 .5rem;margin-right:.2rem}}input,select,textarea,button{{font-size:1rem}}</style></head>\
+         <body>{body}</body></html>",
+        code = lang.code(),
+        title = escape(title),
+    ))
+}
+
+/// Text made safe inside a URL's path segment or query value.
+pub fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -331,6 +331,31 @@ impl Db<'_> {
             .transpose()
     }
 
+    /// The newest snapshot of a kind for a region: first day, last day, body.
+    pub fn latest_snapshot(
+        &self,
+        kind: &str,
+        region_code: &str,
+    ) -> Result<Option<(NaiveDate, NaiveDate, serde_json::Value)>> {
+        let row: Option<(String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT period_start, period_end, body FROM snapshots WHERE kind = ?1 AND region_code = ?2 ORDER BY period_start DESC LIMIT 1",
+                params![kind, region_code],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((start, end, body)) = row else {
+            return Ok(None);
+        };
+        let day = |s: &str| {
+            s.parse::<NaiveDate>()
+                .map_err(|e| StoreError::Corrupt(format!("snapshot period '{s}': {e}")))
+        };
+        let body = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(Some((day(&start)?, day(&end)?, body)))
+    }
+
     /// The codes of every imported region.
     pub fn region_codes(&self) -> Result<Vec<String>> {
         Ok(self

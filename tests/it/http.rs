@@ -113,6 +113,27 @@ impl Service {
             .await
     }
 
+    /// A page as `who` sees it: status, where it redirects, the HTML.
+    pub async fn page(&self, who: Option<&str>, uri: &str) -> (StatusCode, Option<String>, String) {
+        let mut request = Request::builder().uri(uri);
+        if let Some(who) = who {
+            request = request.header("authorization", format!("Bearer {}", self.tokens[who]));
+        }
+        let response = router(self.t.arc())
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        (status, location, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     pub async fn raw(
         &self,
         who: Option<&str>,
@@ -1795,4 +1816,185 @@ async fn the_bureau_head_moves_a_unit_and_approves_on_the_plan_page() {
     let (_, _, html) = send("GET", location.unwrap(), "head", None).await;
     assert!(html.contains("已批准") || html.contains("approved"));
     assert!(!html.contains("/move"), "an approved plan is not edited");
+}
+
+/// The numbers in a row of the manager's table, cell by cell after the key.
+fn table_row(html: &str, key: &str) -> Vec<String> {
+    let row = html
+        .split(&format!("<tr data-key=\"{key}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no row {key}"))
+        .split("</tr>")
+        .next()
+        .unwrap();
+    row.split("<td")
+        .skip(2)
+        .map(|cell| {
+            let text = cell.split_once('>').unwrap().1;
+            text.split("</td>").next().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_manager_page_maps_coverage_drills_down_charts_months_and_links_downloads() {
+    let s = Service::new();
+    let (status, location, _) = s.page(None, "/manager").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/login"));
+    let (status, _, _) = s.page(Some("officer"), "/manager").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, location, _) = s.page(Some("manager"), "/manager").await;
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("/manager/{}?lang=zh", s.region).as_str())
+    );
+
+    let (status, _) = s
+        .call(
+            Some("officer"),
+            "POST",
+            "/api/inspections",
+            Some(s.visit(&s.own, "2027-01-20T09:00:00")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // A month's bulletin frozen, as the monthly job does.
+    s.t.app
+        .take_snapshots("month", (date("2026-12-01"), date("2026-12-31")))
+        .unwrap();
+
+    let page = format!("/manager/{}?period=2027-01&lang=en", s.region);
+    let (status, _, html) = s.page(Some("manager"), &page).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    // The map: one shape per grid, coloured by coverage.
+    assert_eq!(html.matches("<path data-grid=").count(), 6);
+    // The table says what the API says.
+    let (_, report) = s
+        .call(
+            Some("manager"),
+            "GET",
+            &format!("/api/reports/coverage?region={}&period=2027-01", s.region),
+            None,
+        )
+        .await;
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(html.matches("<tr data-key=").count(), rows.len());
+    for row in rows {
+        let key = row["key"].as_str().unwrap();
+        let cells = table_row(&html, key);
+        for (i, field) in ["businesses", "required", "done"].iter().enumerate() {
+            assert_eq!(cells[i], row[field].to_string(), "{key} {field}");
+        }
+    }
+    let total = rows.last().unwrap();
+    assert!(total["done"].as_u64().unwrap() >= 1);
+    // Drill-down: the grid's row leads to its officers, an officer's to their businesses.
+    let to_officers = html
+        .split("<tr data-key=\"G01\"")
+        .nth(1)
+        .unwrap()
+        .split("href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(to_officers.contains("by=officer") && to_officers.contains("grid=G01"));
+    let (status, _, officers) = s.page(Some("manager"), &to_officers).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(officers.contains(&format!("<tr data-key=\"{}\"", s.officer)));
+    assert!(
+        !officers.contains(&format!("<tr data-key=\"{}\"", s.second)),
+        "only G01's officers"
+    );
+    let to_businesses = officers
+        .split(&format!("<tr data-key=\"{}\"", s.officer))
+        .nth(1)
+        .unwrap()
+        .split("href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(to_businesses.contains("by=business"));
+    let (_, _, businesses) = s.page(Some("manager"), &to_businesses).await;
+    assert!(businesses.contains(&format!("<tr data-key=\"{}\"", s.own)));
+    assert!(!businesses.contains(&format!("<tr data-key=\"{}\"", s.other)));
+    // The chart: twelve months, a point where something was due.
+    let chart = html.split("<svg id=\"trend\"").nth(1).unwrap();
+    let chart = chart.split("</svg>").next().unwrap();
+    assert!(chart.contains(">2027-01<") && chart.contains(">2026-02<"));
+    assert!(chart.contains("<circle data-month=\"2027-01\""));
+    assert!(!chart.contains("<circle data-month=\"2026-06\""), "nothing was due then");
+    // The latest bulletin and the downloads.
+    assert!(html.contains("2026-12-01 – 2026-12-31"), "the December bulletin");
+    for link in ["format=csv", "format=xlsx", "/plans/"] {
+        assert!(html.contains(link), "{link}");
+    }
+    let csv_link = format!(
+        "/api/reports/coverage?region={}&period=2027-01&by=grid&format=csv",
+        s.region
+    );
+    assert!(html.contains(&csv_link.replace('&', "&amp;")));
+    // A mistyped period is named, not guessed.
+    let (status, _, html) = s
+        .page(Some("manager"), &format!("/manager/{}?period=2027-13", s.region))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("period:"), "{html}");
+    let (status, _, _) = s.page(Some("manager"), "/manager/nowhere").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn each_role_lands_on_its_page_after_signing_in_and_the_map_links_them() {
+    let s = Service::new();
+    for (user, home) in [
+        ("officer", "/officer"),
+        ("head", "/head"),
+        ("manager", "/manager"),
+        ("admin", "/manager"),
+    ] {
+        let request = Request::builder()
+            .method("POST")
+            .uri("/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "username={user}&password={}",
+                PASSWORD.replace(' ', "+")
+            )))
+            .unwrap();
+        let response = router(s.t.arc()).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            response.headers()["location"].to_str().unwrap(),
+            format!("{home}?lang=zh"),
+            "{user}"
+        );
+    }
+    let (_, location, _) = s.page(Some("head"), "/head").await;
+    let location = location.unwrap();
+    assert!(location.starts_with(&format!("/head/plan/{}/", s.region)), "{location}");
+    let (status, _, _) = s.page(Some("head"), &location).await;
+    assert_eq!(status, StatusCode::OK);
+    // A browser opening the service lands on the public map.
+    let request = Request::builder()
+        .uri("/")
+        .header("accept", "text/html,application/xhtml+xml")
+        .body(Body::empty())
+        .unwrap();
+    let response = router(s.t.arc()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()["location"].to_str().unwrap(),
+        format!("/map/{}", s.region)
+    );
+    let (_, _, map) = s.page(None, &format!("/map/{}", s.region)).await;
+    for link in ["/officer", "/head", "/manager", "/login"] {
+        assert!(map.contains(&format!("href=\"{link}?lang=zh\"")), "{link}");
+    }
 }
