@@ -164,6 +164,10 @@ pub enum Command {
         /// Build the database and exit without serving.
         #[arg(long)]
         no_serve: bool,
+        /// Months of patrol work replayed before today (from the first of the month), so
+        /// the reports and bulletins have a past; 0 starts the plan today.
+        #[arg(long, default_value_t = 2)]
+        history_months: u32,
     },
     /// Write a synthetic register (businesses, records, officers) for a region's units.
     Generate {
@@ -531,7 +535,8 @@ pub fn run(cli: Cli) -> Result<()> {
             bind,
             region,
             no_serve,
-        } => demo(app, explicit_db, bind, region, no_serve),
+            history_months,
+        } => demo(app, explicit_db, bind, region, no_serve, history_months),
         Command::Generate {
             region,
             businesses,
@@ -960,6 +965,7 @@ fn demo(
     bind: SocketAddr,
     region: Option<PathBuf>,
     no_serve: bool,
+    history_months: u32,
 ) -> Result<()> {
     let region = region.unwrap_or_else(bundled_region);
     if !explicit_db {
@@ -980,24 +986,55 @@ fn demo(
     let report = app.import_region(&region, Crs::Wgs84, "demo")?;
     print_import_report(&report);
     // The whole pipeline: grids and a year of tasks, the plan approved, posts assigned,
-    // and the tasks re-planned onto the post holders.
+    // and the tasks re-planned onto the post holders — from the first of the month
+    // `history_months` back, whose work is then replayed through the real use cases.
     let today = app.clock.today();
-    let year = today
+    let start = if history_months == 0 {
+        today
+    } else {
+        crate::app::schedule::month_of(today)
+            .0
+            .checked_sub_months(chrono::Months::new(history_months))
+            .unwrap_or(today)
+    };
+    let year = start
         .checked_add_days(chrono::Days::new(364))
-        .unwrap_or(today);
-    let request = crate::app::plan::PlanRequest::new(today, year);
+        .unwrap_or(start);
+    let request = crate::app::plan::PlanRequest::new(start, year);
     let (plan, version, written) = app.save_patrol_plan(&region, &request, "demo")?;
     app.approve_plan(&report.region, version, "demo")?;
-    let posts = app.assign_posts(&region, today, "demo")?;
-    let replanned = app.replan(&report.region, today)?;
+    let posts = app.assign_posts(&region, start, "demo")?;
+    let replanned = app.replan(&report.region, start)?;
     eprintln!(
-        "demo: {} grids (plan {version}, approved), {written} tasks from {today} to {year}; posts for {} grids ({} gaps); re-planned onto the post holders: {} moved, {} new",
+        "demo: {} grids (plan {version}, approved), {written} tasks from {start} to {year}; posts for {} grids ({} gaps); re-planned onto the post holders: {} moved, {} new",
         plan.grids,
         plan.grids - posts.gaps.len().min(plan.grids),
         posts.gaps.len(),
         replanned.moved,
         replanned.created
     );
+    if start < today {
+        let began = std::time::Instant::now();
+        let history = app.replay_history(
+            &report.region,
+            &crate::app::demo::HistoryOptions::new(start, today),
+        )?;
+        let replanned = app.replan(&report.region, today)?;
+        let escalated = app.escalate_overdue(today)?;
+        eprintln!(
+            "demo: replayed {start} to {today} in {:.1} s: {} visits ({} late, {} entered the next day), {} missed, {} findings, {} rectification notices, {} bulletins frozen; re-planned ({} new tasks), {} overdue tasks escalated",
+            began.elapsed().as_secs_f64(),
+            history.visits,
+            history.late_visits,
+            history.entered_late,
+            history.missed,
+            history.findings,
+            history.notices,
+            history.snapshots,
+            replanned.created,
+            escalated.len(),
+        );
+    }
     // One account per role; the officer is the A-post holder of the first grid.
     let posts = app
         .open_store()?

@@ -2,6 +2,7 @@
 //! transaction so that it happens whole or not at all.
 
 pub mod clock;
+pub mod demo;
 mod grids;
 pub mod plan;
 pub mod pool;

@@ -117,7 +117,10 @@ pub fn outer_rings(feature: &serde_json::Value) -> Vec<Vec<(f64, f64)>> {
     let polygons: Vec<&serde_json::Value> = if feature["geometry"]["type"] == "Polygon" {
         vec![coordinates]
     } else {
-        coordinates.as_array().map(|a| a.iter().collect()).unwrap_or_default()
+        coordinates
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default()
     };
     polygons
         .into_iter()

@@ -370,8 +370,7 @@ impl App {
                 continue;
             };
             let (from, to) = super::schedule::month_of(first);
-            let rows =
-                self.coverage_report(region, Period { from, to }, Breakdown::Class, None)?;
+            let rows = self.coverage_report(region, Period { from, to }, Breakdown::Class, None)?;
             if let Some(total) = rows.into_iter().find(|r| r.key == "total") {
                 points.push(TrendPoint {
                     month: first.format("%Y-%m").to_string(),

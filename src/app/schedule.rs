@@ -149,11 +149,10 @@ impl App {
                 }
                 let holder = lead[g].map(String::as_str);
                 for (k, t) in tasks.iter().enumerate() {
-                    if t.kind != "routine" {
-                        continue;
-                    }
-                    // Past the horizon is the next nights' business.
-                    if !used[k] && t.due_on <= to {
+                    // Only routine tasks are the plan's to cancel (past the horizon is the
+                    // next nights' business); special, targeted and follow-up tasks move
+                    // with the grid like the rest.
+                    if t.kind == "routine" && !used[k] && t.due_on <= to {
                         cancel.push(t.id);
                     } else if holder.is_some()
                         && (t.officer_id.as_deref() != holder

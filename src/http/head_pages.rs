@@ -170,8 +170,7 @@ pub async fn plan_page(
             approve = t(lang, "approve"),
         );
     }
-    document(lang, t(lang, "plan_page"), &body, "70rem")
-    .into_response()
+    document(lang, t(lang, "plan_page"), &body, "70rem").into_response()
 }
 
 #[derive(Deserialize)]

@@ -173,6 +173,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("businesses", "主体数", "Businesses"),
     ("required", "应巡查次数", "Required"),
     ("done", "已巡查", "Done"),
+    ("visits", "巡查记录", "Visits"),
     ("done_on_time", "按期完成", "Done on time"),
     ("on_time_rate", "按期率", "On time"),
     ("coverage", "覆盖率", "Coverage"),
@@ -181,7 +182,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("same_day_rate", "当日录入率", "Same-day entry"),
     ("findings", "发现问题", "Findings"),
     ("notices_issued", "整改通知书", "Notices"),
-    ("targeted_on_time", "投诉线索按期办结", "Leads closed in time"),
+    (
+        "targeted_on_time",
+        "投诉线索按期办结",
+        "Leads closed in time",
+    ),
     ("hours_needed", "所需工时", "Hours needed"),
     ("hours_available", "可用工时", "Hours available"),
     ("total", "合计", "Total"),
@@ -195,6 +200,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("bottom_two", "后两名", "bottom two"),
     ("downloads", "下载", "Downloads"),
     ("back", "返回", "Back"),
+    (
+        "in_progress",
+        "本期尚未结束：应巡查次数含今后到期的任务",
+        "period in progress: required includes tasks due later",
+    ),
 ];
 
 /// The label of `key` in `lang` (the key itself when the dictionary lacks it).

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::auth::Auth;
 use super::i18n::{Lang, escape, t};
+use super::officer_pages::to_login;
 use super::pages::{Shape, document, draw, url_escape};
 use super::{ApiError, AppState, blocking};
 use crate::app::public::outer_rings;
@@ -33,18 +34,11 @@ pub struct ReportQuery {
     officer: Option<String>,
 }
 
-/// The caller, if signed in and allowed to read reports; a visitor goes to sign in.
-fn reader(app: &AppState, auth: Result<Auth, ApiError>) -> Result<Auth, Response> {
-    match auth {
-        Ok(a) => match a.app_require(app, Action::ReadReports) {
-            Ok(()) => Ok(a),
-            Err(e) => Err(e.into_response()),
-        },
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
-            Err(Redirect::to("/login").into_response())
-        }
-        Err(e) => Err(e.into_response()),
-    }
+/// The caller, if signed in and allowed to read reports.
+fn reader(app: &AppState, auth: Result<Auth, ApiError>) -> Result<Auth, ApiError> {
+    let auth = auth?;
+    auth.app_require(app, Action::ReadReports)?;
+    Ok(auth)
 }
 
 /// `/manager`: the first region's report.
@@ -53,8 +47,8 @@ pub async fn manager_home(
     auth: Result<Auth, ApiError>,
     Query(q): Query<ReportQuery>,
 ) -> Response {
-    if let Err(r) = reader(&app, auth) {
-        return r;
+    if let Err(e) = reader(&app, auth) {
+        return to_login(e);
     }
     let lang = q.lang.unwrap_or_else(|| "zh".into());
     match blocking(move || Ok(app.open_store()?.read().region_codes()?)).await {
@@ -230,8 +224,8 @@ pub async fn manager_page(
     Path(region): Path<String>,
     Query(q): Query<ReportQuery>,
 ) -> Response {
-    if let Err(r) = reader(&app, auth) {
-        return r;
+    if let Err(e) = reader(&app, auth) {
+        return to_login(e);
     }
     let lang = Lang::from_query(q.lang.as_deref());
     let l = if lang == Lang::En { "en" } else { "zh" };
@@ -255,7 +249,8 @@ pub async fn manager_page(
     };
     let (r2, w2) = (region.clone(), within.clone());
     let loaded = blocking(move || {
-        let rows = app.coverage_report(&r2, period, by, w2.as_ref().map(|(b, v)| (*b, v.as_str())))?;
+        let rows =
+            app.coverage_report(&r2, period, by, w2.as_ref().map(|(b, v)| (*b, v.as_str())))?;
         let grid_rows = if by == Breakdown::Grid && w2.is_none() {
             rows.clone()
         } else {
@@ -342,10 +337,15 @@ pub async fn manager_page(
     }
     let _ = write!(
         body,
-        "</select></label> <button>{}</button></form><p>{} – {}</p>",
+        "</select></label> <button>{}</button></form><p>{} – {}{}</p>",
         t(lang, "show"),
         period.from,
-        period.to
+        period.to,
+        if period.to >= today {
+            format!(" · <b>{}</b>", t(lang, "in_progress"))
+        } else {
+            String::new()
+        }
     );
     // Where the drill-down stands.
     let _ = write!(
@@ -375,7 +375,12 @@ pub async fn manager_page(
         let rings: Vec<Vec<Vec<(f64, f64)>>> = features.iter().map(outer_rings).collect();
         let codes: Vec<String> = features
             .iter()
-            .map(|f| f["properties"]["code"].as_str().unwrap_or_default().to_owned())
+            .map(|f| {
+                f["properties"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
             .collect();
         let shapes: Vec<Shape<'_>> = codes
             .iter()
@@ -426,6 +431,7 @@ pub async fn manager_page(
         "businesses",
         "required",
         "done",
+        "visits",
         "on_time_rate",
         "coverage",
         "overdue_now",
@@ -456,9 +462,10 @@ pub async fn manager_page(
         let link = match by {
             _ if total || row.key.is_empty() => None,
             Breakdown::Grid => Some(here("officer", &format!("&grid={}", url_escape(&row.key)))),
-            Breakdown::Officer => {
-                Some(here("business", &format!("&officer={}", url_escape(&row.key))))
-            }
+            Breakdown::Officer => Some(here(
+                "business",
+                &format!("&officer={}", url_escape(&row.key)),
+            )),
             Breakdown::Business => Some(format!(
                 "/officer/business/{}?lang={l}",
                 url_escape(&row.key)
@@ -471,11 +478,12 @@ pub async fn manager_page(
         };
         let _ = write!(
             body,
-            "<tr data-key=\"{key}\"{cls}><td>{key_cell}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+            "<tr data-key=\"{key}\"{cls}><td>{key_cell}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td>{}</td><td{late}>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{:.1}</td><td>{}</td></tr>",
             row.businesses,
             row.required,
             row.done,
+            row.visits,
             pct(row.on_time_rate),
             pct(row.coverage),
             row.overdue_now,
@@ -490,7 +498,11 @@ pub async fn manager_page(
                 .map_or_else(|| "—".to_owned(), |h| format!("{h:.1}")),
             key = escape(&row.key),
             cls = if total { " class=\"total\"" } else { "" },
-            late = if row.overdue_now > 0 { " class=\"late\"" } else { "" },
+            late = if row.overdue_now > 0 {
+                " class=\"late\""
+            } else {
+                ""
+            },
         );
     }
     body.push_str("</tbody></table>");
@@ -555,8 +567,8 @@ pub async fn head_home(
     auth: Result<Auth, ApiError>,
     Query(q): Query<ReportQuery>,
 ) -> Response {
-    if let Err(r) = reader(&app, auth) {
-        return r;
+    if let Err(e) = reader(&app, auth) {
+        return to_login(e);
     }
     let lang = q.lang.unwrap_or_else(|| "zh".into());
     let found = blocking(move || {

@@ -74,10 +74,7 @@ pub async fn login(State(app): State<AppState>, Form(f): Form<LoginForm>) -> Res
                 "bureau_head" => "/head",
                 _ => "/manager",
             };
-            let to = format!(
-                "{home}?lang={}",
-                if lang == Lang::En { "en" } else { "zh" }
-            );
+            let to = format!("{home}?lang={}", if lang == Lang::En { "en" } else { "zh" });
             let mut response = Redirect::to(&to).into_response();
             if let Ok(cookie) = HeaderValue::from_str(&format!(
                 "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
@@ -117,7 +114,7 @@ pub struct DueQuery {
 }
 
 /// An officer without a session goes to the sign-in page.
-fn to_login(e: ApiError) -> Response {
+pub(super) fn to_login(e: ApiError) -> Response {
     if e.status == StatusCode::UNAUTHORIZED {
         Redirect::to("/login").into_response()
     } else {

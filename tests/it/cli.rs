@@ -159,6 +159,39 @@ fn demo_builds_a_fresh_database_from_the_bundled_region() {
         )
         .unwrap();
     assert!(!list.tasks.is_empty(), "the demo officer has work");
+
+    // Two months of patrol work replayed through the real use cases: last month has its
+    // bulletin, and its figures show work done, some missed, some entered late.
+    let today = app.clock.today();
+    let (this_month, _) = gridpatrol::app::schedule::month_of(today);
+    let (from, to) = gridpatrol::app::schedule::month_of(this_month.pred_opt().unwrap());
+    let (start, end, bulletin) = app
+        .latest_bulletin("month", "420102")
+        .unwrap()
+        .expect("last month's bulletin");
+    assert_eq!((start, end), (from, to));
+    assert!(
+        bulletin["rankings"]["grids"]["top"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 2
+    );
+    let rows = app
+        .coverage_report(
+            "420102",
+            gridpatrol::domain::report::Period { from, to },
+            gridpatrol::domain::report::Breakdown::Grid,
+            None,
+        )
+        .unwrap();
+    let total = rows.last().unwrap();
+    assert!(total.done > 0 && total.done < total.required, "{total:?}");
+    assert!(
+        total.same_day_rate > 0.8 && total.same_day_rate < 1.0,
+        "{total:?}"
+    );
+    assert!(total.findings > 0 && total.notices_issued > 0, "{total:?}");
 }
 
 #[test]

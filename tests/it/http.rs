@@ -131,7 +131,11 @@ impl Service {
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
             .await
             .unwrap();
-        (status, location, String::from_utf8_lossy(&bytes).into_owned())
+        (
+            status,
+            location,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     pub async fn raw(
@@ -1929,9 +1933,15 @@ async fn the_manager_page_maps_coverage_drills_down_charts_months_and_links_down
     let chart = chart.split("</svg>").next().unwrap();
     assert!(chart.contains(">2027-01<") && chart.contains(">2026-02<"));
     assert!(chart.contains("<circle data-month=\"2027-01\""));
-    assert!(!chart.contains("<circle data-month=\"2026-06\""), "nothing was due then");
+    assert!(
+        !chart.contains("<circle data-month=\"2026-06\""),
+        "nothing was due then"
+    );
     // The latest bulletin and the downloads.
-    assert!(html.contains("2026-12-01 – 2026-12-31"), "the December bulletin");
+    assert!(
+        html.contains("2026-12-01 – 2026-12-31"),
+        "the December bulletin"
+    );
     for link in ["format=csv", "format=xlsx", "/plans/"] {
         assert!(html.contains(link), "{link}");
     }
@@ -1942,7 +1952,10 @@ async fn the_manager_page_maps_coverage_drills_down_charts_months_and_links_down
     assert!(html.contains(&csv_link.replace('&', "&amp;")));
     // A mistyped period is named, not guessed.
     let (status, _, html) = s
-        .page(Some("manager"), &format!("/manager/{}?period=2027-13", s.region))
+        .page(
+            Some("manager"),
+            &format!("/manager/{}?period=2027-13", s.region),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("period:"), "{html}");
@@ -1978,7 +1991,10 @@ async fn each_role_lands_on_its_page_after_signing_in_and_the_map_links_them() {
     }
     let (_, location, _) = s.page(Some("head"), "/head").await;
     let location = location.unwrap();
-    assert!(location.starts_with(&format!("/head/plan/{}/", s.region)), "{location}");
+    assert!(
+        location.starts_with(&format!("/head/plan/{}/", s.region)),
+        "{location}"
+    );
     let (status, _, _) = s.page(Some("head"), &location).await;
     assert_eq!(status, StatusCode::OK);
     // A browser opening the service lands on the public map.

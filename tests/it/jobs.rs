@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use gridpatrol::app::App;
 use gridpatrol::domain::entity::{
-    EntityId, Inspection, InspectionKind, Outcome, Severity, Violation,
+    Complaint, EntityId, Inspection, InspectionKind, Outcome, Severity, Violation,
 };
 use gridpatrol::jobs::{Job, JobSchedules, parse_schedule, run_due_jobs, run_if_due};
 use gridpatrol::store::Store;
@@ -41,18 +41,23 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
     assert_eq!(first.created, 0, "{first:?}");
     assert_eq!(first.cancelled, 0, "{first:?}");
     assert!(first.kept > 0);
-    // Every open routine task is now with its grid's A-post officer.
+    // Every open task, routine or not, is now with its grid's A-post officer.
     let store = Store::open(&day.db_path).unwrap();
     let a_posts = store.read().open_posts(&code, 1, "A").unwrap();
-    let mut checked = 0;
+    let (mut checked, mut not_routine) = (0, 0);
     for b in day.list_businesses(None, None, 200).unwrap() {
-        for task in open_routine(&day, &b.id) {
+        for task in day.tasks_for_entity(&b.id).unwrap() {
+            if task.status != "open" {
+                continue;
+            }
             let grid = task.grid.as_deref().expect("a planned task has its grid");
             assert_eq!(task.officer_id.as_ref(), a_posts.get(grid), "{task:?}");
             checked += 1;
+            not_routine += usize::from(task.kind != "routine");
         }
     }
     assert!(checked > 100);
+    assert_eq!(not_routine, 0, "no complaint yet");
     let before = dump(&day);
     let second = day.replan(&code, date("2027-01-02")).unwrap();
     assert_eq!(
@@ -144,6 +149,61 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
             && february.iter().any(|d| *d >= date("2027-02-15")),
         "in distinct half-months: {february:?}"
     );
+}
+
+#[test]
+fn a_complaints_targeted_task_moves_with_the_grid_when_its_post_changes_hands() {
+    let (t, _region, code) = planned();
+    let day = t.at("2027-01-02");
+    day.replan(&code, date("2027-01-02")).unwrap();
+    let business = day
+        .list_businesses(None, None, 200)
+        .unwrap()
+        .into_iter()
+        .find(|b| !open_routine(&day, &b.id).is_empty())
+        .unwrap();
+    day.record_event(
+        &EntityId::parse(&business.id).unwrap(),
+        &gridpatrol::app::Event::Complaint(Complaint {
+            date: date("2027-01-02"),
+            channel: "12315".into(),
+            substantiated: false,
+        }),
+        "desk",
+    )
+    .unwrap();
+    let targeted = |app: &App| {
+        app.tasks_for_entity(&business.id)
+            .unwrap()
+            .into_iter()
+            .find(|x| x.kind == "targeted" && x.status == "open")
+            .expect("the complaint's targeted task")
+    };
+    let task = targeted(&day);
+    let grid = task.grid.clone().unwrap();
+    let holder = task.officer_id.clone().unwrap();
+    // The grid's A-post goes to another officer of the roster.
+    let mut store = Store::open(&day.db_path).unwrap();
+    let successor = store
+        .read()
+        .officers(Some(&code))
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .find(|o| *o != holder)
+        .unwrap();
+    store
+        .write(|db| db.set_post(&code, 1, &grid, "A", Some(&successor), date("2027-01-03")))
+        .unwrap();
+    let next = t.at("2027-01-03");
+    let report = next.replan(&code, date("2027-01-03")).unwrap();
+    assert!(report.moved > 0, "{report:?}");
+    let moved = targeted(&next);
+    assert_eq!(moved.id, task.id, "the same task, not a new one");
+    assert_eq!(moved.officer_id.as_deref(), Some(successor.as_str()));
+    for routine in open_routine(&next, &business.id) {
+        assert_eq!(routine.officer_id.as_deref(), Some(successor.as_str()));
+    }
 }
 
 #[test]
