@@ -33,6 +33,10 @@ pub struct Limits {
     pub photo_bytes: usize,
     /// A request taking longer than this is answered 408 and abandoned.
     pub request_timeout_secs: u64,
+    /// Requests doing store work at once; the rest wait their turn. Each keeps a warm
+    /// connection in the pool, where hundreds at once would open cold ones and contend for
+    /// the cores. Default: four per core.
+    pub db_workers: usize,
 }
 
 /// Sessions.
@@ -62,6 +66,7 @@ impl Default for Limits {
             body_bytes: 1 << 20,
             photo_bytes: 10 << 20,
             request_timeout_secs: 30,
+            db_workers: 4 * std::thread::available_parallelism().map_or(2, usize::from),
         }
     }
 }

@@ -70,19 +70,24 @@ fn cells(r: &CoverageRow) -> [String; 20] {
     ]
 }
 
+/// The facts of a report, narrowed to a drill-down's businesses and numbered into them.
+struct Facts {
+    places: Vec<crate::domain::report::Placement>,
+    inspected: Vec<bool>,
+    tasks: Vec<TaskFact>,
+    visits: Vec<crate::domain::report::VisitFact>,
+}
+
 impl App {
-    /// A region's coverage over a period, by a breakdown; `within` narrows to the
-    /// businesses whose key of another breakdown has a value (drill-down: a grid's officers,
-    /// an officer's businesses).
-    pub fn coverage_report(
+    /// The facts of a region over a period; `within` keeps the businesses whose key of
+    /// another breakdown has a value.
+    fn facts(
         &self,
+        db: &crate::store::Db<'_>,
         region: &str,
         period: Period,
-        by: Breakdown,
         within: Option<(Breakdown, &str)>,
-    ) -> Result<Vec<CoverageRow>, AppError> {
-        let store = self.open_store()?;
-        let db = store.read();
+    ) -> Result<Facts, AppError> {
         if !db.region_codes()?.iter().any(|r| r == region) {
             return Err(crate::store::StoreError::NotFound(format!("region '{region}'")).into());
         }
@@ -128,6 +133,34 @@ impl App {
                 v
             })
             .collect();
+        Ok(Facts {
+            places,
+            inspected,
+            tasks,
+            visits,
+        })
+    }
+}
+
+impl App {
+    /// A region's coverage over a period, by a breakdown; `within` narrows to the
+    /// businesses whose key of another breakdown has a value (drill-down: a grid's officers,
+    /// an officer's businesses).
+    pub fn coverage_report(
+        &self,
+        region: &str,
+        period: Period,
+        by: Breakdown,
+        within: Option<(Breakdown, &str)>,
+    ) -> Result<Vec<CoverageRow>, AppError> {
+        let store = self.open_store()?;
+        let db = store.read();
+        let Facts {
+            places,
+            inspected,
+            tasks,
+            visits,
+        } = self.facts(&db, region, period, within)?;
         let mut rows = coverage(&places, &inspected, &tasks, &visits, by, self.clock.today());
         // Staffing: hours the officers have against hours the visits need.
         if matches!(by, Breakdown::Officer | Breakdown::Grid | Breakdown::Area) {
@@ -361,27 +394,57 @@ pub struct TrendPoint {
 }
 
 impl App {
-    /// Coverage month by month over the `months` months ending with today's.
+    /// Coverage month by month over the `months` months ending with today's, from one
+    /// read of the facts.
     pub fn coverage_trend(&self, region: &str, months: u32) -> Result<Vec<TrendPoint>, AppError> {
         let (this_month, _) = super::schedule::month_of(self.clock.today());
-        let mut points = Vec::new();
-        for back in (0..months).rev() {
-            let Some(first) = this_month.checked_sub_months(chrono::Months::new(back)) else {
-                continue;
-            };
-            let (from, to) = super::schedule::month_of(first);
-            let rows = self.coverage_report(region, Period { from, to }, Breakdown::Class, None)?;
-            if let Some(total) = rows.into_iter().find(|r| r.key == "total") {
-                points.push(TrendPoint {
+        let firsts: Vec<NaiveDate> = (0..months)
+            .rev()
+            .filter_map(|back| this_month.checked_sub_months(chrono::Months::new(back)))
+            .collect();
+        let (Some(&first), Some(&last)) = (firsts.first(), firsts.last()) else {
+            return Ok(Vec::new());
+        };
+        let span = Period {
+            from: first,
+            to: super::schedule::month_of(last).1,
+        };
+        let store = self.open_store()?;
+        let facts = self.facts(&store.read(), region, span, None)?;
+        Ok(firsts
+            .into_iter()
+            .filter_map(|first| {
+                let (from, to) = super::schedule::month_of(first);
+                let tasks: Vec<TaskFact> = facts
+                    .tasks
+                    .iter()
+                    .filter(|t| from <= t.due_by && t.due_by <= to)
+                    .cloned()
+                    .collect();
+                let visits: Vec<_> = facts
+                    .visits
+                    .iter()
+                    .filter(|v| from <= v.date && v.date <= to)
+                    .cloned()
+                    .collect();
+                let rows = coverage(
+                    &facts.places,
+                    &facts.inspected,
+                    &tasks,
+                    &visits,
+                    Breakdown::Class,
+                    self.clock.today(),
+                );
+                let total = rows.into_iter().find(|r| r.key == "total")?;
+                Some(TrendPoint {
                     month: first.format("%Y-%m").to_string(),
                     required: total.required,
                     done: total.done,
                     coverage: total.coverage,
                     on_time_rate: total.on_time_rate,
-                });
-            }
-        }
-        Ok(points)
+                })
+            })
+            .collect())
     }
 
     /// The newest frozen snapshot of a kind (`dekad` or `month`) for a region: its first

@@ -170,6 +170,7 @@ pub struct TaskFact {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VisitFact {
     pub business: usize,
+    pub date: NaiveDate,
     /// Entered the same day (`None` for imported records, which are not counted).
     pub same_day: Option<bool>,
     /// Findings, a rectification notice or a case.
@@ -410,18 +411,21 @@ mod tests {
         let visits = vec![
             VisitFact {
                 business: 0,
+                date: d("2027-01-18"),
                 same_day: Some(true),
                 finding: true,
                 notice: true,
             },
             VisitFact {
                 business: 0,
+                date: d("2027-02-02"),
                 same_day: Some(false),
                 finding: false,
                 notice: false,
             },
             VisitFact {
                 business: 2,
+                date: d("2027-01-05"),
                 same_day: None,
                 finding: false,
                 notice: false,

@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -67,12 +68,28 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     ApiError::new(status, format!("request body: {}", rejection.body_text()))
 }
 
-/// Runs blocking store work off the async threads, keeping the tracing span.
+tokio::task_local! {
+    /// Turns for store work in this request's router: `[limits] db_workers` at once.
+    static TURNS: Arc<Semaphore>;
+}
+
+/// Runs blocking store work off the async threads, keeping the tracing span, once a turn
+/// is free; the turn is held until the work ends, even if the request is abandoned.
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, crate::app::AppError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let span = tracing::Span::current();
-    Ok(tokio::task::spawn_blocking(move || span.in_scope(work)).await??)
+    let turn = match TURNS.try_with(Arc::clone) {
+        Ok(turns) => Some(turns.acquire_owned().await.map_err(|_| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the service is stopping")
+        })?),
+        Err(_) => None,
+    };
+    Ok(tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        span.in_scope(work)
+    })
+    .await??)
 }
 
 #[derive(OpenApi)]
@@ -126,6 +143,7 @@ pub fn router(app: AppState) -> Router {
 /// The whole service: the API, `/openapi.json`, the index, and the layers every request
 /// passes (request id, tracing, timeout, compression, body limit).
 pub fn router_with(app: AppState, limits: &Limits) -> Router {
+    let turns = Arc::new(Semaphore::new(limits.db_workers.max(1)));
     let (api, openapi) = api(limits);
     let openapi = Arc::new(openapi);
     let request_id = axum::http::HeaderName::from_static("x-request-id");
@@ -184,6 +202,9 @@ pub fn router_with(app: AppState, limits: &Limits) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(request_id, Counter::default()))
+        .layer(axum::middleware::from_fn(move |request: Request, next: axum::middleware::Next| {
+            TURNS.scope(turns.clone(), next.run(request))
+        }))
 }
 
 /// Where to start: a browser goes to the public map of the first region; a program gets

@@ -114,7 +114,7 @@ impl Db<'_> {
         }
         drop(rows);
         let mut stmt = self.conn.prepare(
-            "SELECT i.entity_id, i.same_day, i.outcome FROM inspections i JOIN businesses b ON b.id = i.entity_id
+            "SELECT i.entity_id, i.same_day, i.outcome, i.date FROM inspections i JOIN businesses b ON b.id = i.entity_id
              WHERE b.region_code = ?1 AND i.date BETWEEN ?2 AND ?3",
         )?;
         let mut rows = stmt.query(params![region, f, t])?;
@@ -126,6 +126,7 @@ impl Db<'_> {
             let outcome: String = r.get(2)?;
             facts.visits.push(VisitFact {
                 business,
+                date: date(&r.get::<_, String>(3)?)?,
                 same_day: r.get(1)?,
                 finding: matches!(outcome.as_str(), "findings" | "rectification" | "case"),
                 notice: outcome == "rectification",

@@ -220,6 +220,21 @@ try {
     check((await page.locator("h1").innerText()).startsWith("Coverage"), "the manager's page in English");
     await ctx.close();
   }
+  // --- the administrator ----------------------------------------------------------------
+  section("admin");
+  {
+    const ctx = await context({ viewport: { width: 1280, height: 900 } });
+    const page = await ctx.newPage();
+    await signIn(page, "admin");
+    check(/\/manager\/\w+/.test(page.url()), `the admin lands on the reports (${page.url()})`);
+    await page.screenshot({ path: join(out, "admin.png"), fullPage: false });
+    // Signing out ends the session: the page asks to sign in again.
+    await Promise.all([page.waitForNavigation(), page.click("nav form button")]);
+    await page.goto("/manager");
+    check(page.url().endsWith("/login"), "after signing out the reports ask to sign in");
+    await ctx.close();
+  }
+
   // --- the bureau head -------------------------------------------------------------------
   section("bureau head");
   {
@@ -277,6 +292,7 @@ try {
 } catch (e) {
   failures.push(`the run stopped: ${e.stack ?? e}`);
 } finally {
+  section("done");
   await browser?.close();
   server.kill("SIGTERM");
   rmSync(work, { recursive: true, force: true });

@@ -1893,6 +1893,18 @@ async fn the_manager_page_maps_coverage_drills_down_charts_months_and_links_down
     }
     let total = rows.last().unwrap();
     assert!(total["done"].as_u64().unwrap() >= 1);
+    // The chart's month, read in one go over the year, is the month's report.
+    let trend = s.t.app.coverage_trend(&s.region, 12).unwrap();
+    assert_eq!(trend.len(), 12);
+    let january = trend.iter().find(|p| p.month == "2027-01").unwrap();
+    assert_eq!(
+        (january.required as u64, january.done as u64),
+        (
+            total["required"].as_u64().unwrap(),
+            total["done"].as_u64().unwrap()
+        )
+    );
+    assert_eq!(january.coverage, total["coverage"].as_f64().unwrap());
     // Drill-down: the grid's row leads to its officers, an officer's to their businesses.
     let to_officers = html
         .split("<tr data-key=\"G01\"")
@@ -2013,4 +2025,62 @@ async fn each_role_lands_on_its_page_after_signing_in_and_the_map_links_them() {
     for link in ["/officer", "/head", "/manager", "/login"] {
         assert!(map.contains(&format!("href=\"{link}?lang=zh\"")), "{link}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_store_worker_still_answers_many_requests_at_once() {
+    let s = Service::new();
+    let limits = gridpatrol::config::Limits {
+        db_workers: 1,
+        ..gridpatrol::config::Limits::default()
+    };
+    let router = gridpatrol::http::router_with(s.t.arc(), &limits);
+    let mut requests = Vec::new();
+    for i in 0..40 {
+        let (who, method, uri, body) = match i % 4 {
+            0 => (
+                "manager",
+                "GET",
+                format!("/api/officers/{}/due?days=7", s.officer),
+                None,
+            ),
+            1 => (
+                "manager",
+                "GET",
+                format!("/api/reports/coverage?region={}&period=2027-01", s.region),
+                None,
+            ),
+            2 => (
+                "officer",
+                "POST",
+                "/api/inspections".to_owned(),
+                Some(
+                    s.visit(&s.own, &format!("2027-01-20T08:{:02}:00", i))
+                        .to_string(),
+                ),
+            ),
+            _ => ("head", "GET", "/api/summary".to_owned(), None),
+        };
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {}", s.tokens[who]))
+            .header("content-type", "application/json")
+            .body(body.map_or_else(Body::empty, Body::from))
+            .unwrap();
+        let router = router.clone();
+        requests.push(tokio::spawn(async move {
+            router.oneshot(request).await.unwrap().status()
+        }));
+    }
+    let statuses = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let mut out = Vec::new();
+        for r in requests {
+            out.push(r.await.unwrap());
+        }
+        out
+    })
+    .await
+    .expect("every request is answered: store work waits its turn, it never deadlocks");
+    assert!(statuses.iter().all(|s| s.is_success()), "{statuses:?}");
 }
