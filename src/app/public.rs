@@ -22,6 +22,8 @@ pub struct PublicGrid {
     pub deputy: Option<String>,
     /// Businesses of key industries in the grid, by industry.
     pub key_industries: BTreeMap<String, usize>,
+    /// The grid's markets (专业市场) and other dedicated units, by name.
+    pub key_markets: Vec<String>,
 }
 
 /// The public map of a region.
@@ -71,6 +73,7 @@ impl App {
                 *key.entry(grid).or_default().entry(industry).or_default() += 1;
             }
         }
+        let markets = db.markets(region)?;
         let plan = db.plan_geojson(region, version)?;
         let grids = plan["features"]
             .as_array()
@@ -98,6 +101,13 @@ impl App {
                     area,
                     deputy,
                     key_industries: key.remove(&code).unwrap_or_default(),
+                    key_markets: p["units"]
+                        .as_array()
+                        .map(Vec::as_slice)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|u| markets.get(u.as_str()?).cloned())
+                        .collect(),
                     code,
                 }
             })

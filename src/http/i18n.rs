@@ -34,6 +34,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("area", "片区", "Area"),
     ("deputy", "片区负责人", "Area deputy"),
     ("key_industries", "重点行业主体", "Key-industry businesses"),
+    ("key_markets", "重点市场", "Key markets"),
     (
         "no_plan",
         "尚无生效的网格方案。",

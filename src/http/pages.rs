@@ -128,7 +128,7 @@ pub fn render_map(map: &PublicMap, lang: Lang) -> String {
             .collect();
         let _ = write!(
             rows,
-            "<tr data-grid=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-grid=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&g.code),
             escape(&g.code),
             escape(g.officer.as_deref().unwrap_or("—")),
@@ -139,6 +139,11 @@ pub fn render_map(map: &PublicMap, lang: Lang) -> String {
                 t(lang, "none").to_owned()
             } else {
                 key.join("，")
+            }),
+            escape(&if g.key_markets.is_empty() {
+                t(lang, "none").to_owned()
+            } else {
+                g.key_markets.join("、")
             }),
         );
     }
@@ -152,7 +157,7 @@ pub fn render_map(map: &PublicMap, lang: Lang) -> String {
     } else {
         format!(
             "<svg viewBox=\"0 0 {width} {height}\" width=\"100%\" role=\"img\" aria-label=\"{title}\">{svg}</svg>\
-             <table><thead><tr><th>{grid}</th><th>{officer}</th><th>{partners}</th><th>{area}</th><th>{deputy}</th><th>{key}</th></tr></thead><tbody>{rows}</tbody></table>",
+             <table><thead><tr><th>{grid}</th><th>{officer}</th><th>{partners}</th><th>{area}</th><th>{deputy}</th><th>{key}</th><th>{markets}</th></tr></thead><tbody>{rows}</tbody></table>",
             title = t(lang, "map_title"),
             grid = t(lang, "grid"),
             officer = t(lang, "officer"),
@@ -160,6 +165,7 @@ pub fn render_map(map: &PublicMap, lang: Lang) -> String {
             area = t(lang, "area"),
             deputy = t(lang, "deputy"),
             key = t(lang, "key_industries"),
+            markets = t(lang, "key_markets"),
         )
     };
     let links = format!(

@@ -175,6 +175,17 @@ impl Db<'_> {
         }))
     }
 
+    /// A region's markets (units of kind `market`, or flagged dedicated): code → name.
+    pub fn markets(&self, region_code: &str) -> Result<std::collections::HashMap<String, String>> {
+        Ok(self
+            .conn
+            .prepare(
+                "SELECT code, name FROM units WHERE region_code = ?1 AND (kind = 'market' OR dedicated) ORDER BY code",
+            )?
+            .query_map([region_code], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
     /// A region's units as a GeoJSON FeatureCollection in the import format.
     pub fn units_geojson(&self, region_code: &str) -> Result<serde_json::Value> {
         let mut features = Vec::new();

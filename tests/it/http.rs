@@ -1567,6 +1567,28 @@ async fn the_public_map_shows_grids_and_who_is_responsible_without_business_data
         html.contains(name.as_str()),
         "the responsible officer is named"
     );
+    // The market is named in its grid's row, as a key market.
+    let units =
+        s.t.app
+            .open_store()
+            .unwrap()
+            .read()
+            .markets(&s.region)
+            .unwrap();
+    assert_eq!(units.len(), 1);
+    let market = units.values().next().unwrap();
+    let row = html
+        .split("<tr data-grid=")
+        .find_map(|r| {
+            r.split("</tr>")
+                .next()
+                .filter(|r| r.contains(market.as_str()))
+        })
+        .expect("the market's grid row");
+    assert!(
+        row.ends_with(&format!("<td>{market}</td>")),
+        "in the key-markets column: {row}"
+    );
     // No business-level data, nothing loaded from elsewhere, no script.
     let businesses = s.businesses();
     for b in &businesses {

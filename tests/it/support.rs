@@ -122,6 +122,11 @@ impl TinyRegion {
         for file in [JURISDICTION, UNITS] {
             std::fs::copy(bundled.join(file), region.path().join(file)).unwrap();
         }
+        // One community made a market (专业市场), for the public map's key markets.
+        let units = region.read(UNITS);
+        let mut units: serde_json::Value = serde_json::from_str(&units).unwrap();
+        units["features"][0]["properties"]["kind"] = "market".into();
+        region.write(UNITS, &units.to_string());
         region.with_register(businesses, seed, as_of, officers)
     }
 
