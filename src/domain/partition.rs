@@ -8,6 +8,16 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+/// Fresh splits tried for each group of neighbouring grids when polishing the best plans
+/// (see `multilevel::improve_pairs`), and rounds over all groups at most.
+const PAIR_TRIES: usize = 4;
+const PAIR_ROUNDS: usize = 4;
+/// Work allowed to the polish of one plan: nodes re-split times tries (about a second on
+/// a graph of ten thousand units; smaller graphs finish their rounds well within it).
+const POLISH_BUDGET: usize = 1_000_000;
+/// The best starts that are polished (each on its own thread), the best result winning.
+const POLISHED: usize = 2;
+
 /// The base-unit adjacency graph with what partitioning weighs and measures.
 #[derive(Debug, Clone, Default)]
 pub struct UnitGraph {
@@ -282,8 +292,8 @@ pub fn partition(
     let starts = options
         .starts
         .unwrap_or(
-            (300_000 / n.max(1))
-                .min(2_000_000 / (n.max(1) * k))
+            (30_000 / n.max(1))
+                .min(200_000 / (n.max(1) * k))
                 .clamp(4, 400),
         )
         .max(1);
@@ -336,25 +346,82 @@ pub fn partition(
     let threads = std::thread::available_parallelism()
         .map_or(1, |t| t.get())
         .clamp(1, starts);
-    let best: Option<(Key, usize, Vec<usize>)> = std::thread::scope(|scope| {
+    let order = |x: &(Key, usize, Vec<usize>), y: &(Key, usize, Vec<usize>)| (x.0, x.1).cmp(&(y.0, y.1));
+    // The best POLISHED starts (by key, then number: the same whatever the thread count).
+    let mut finalists: Vec<(Key, usize, Vec<usize>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let run_start = &run_start;
                 scope.spawn(move || {
-                    (t..starts)
-                        .step_by(threads)
-                        .map(run_start)
-                        .min_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)))
+                    let mut kept: Vec<(Key, usize, Vec<usize>)> = Vec::new();
+                    for result in (t..starts).step_by(threads).map(run_start) {
+                        kept.push(result);
+                        kept.sort_by(order);
+                        kept.truncate(POLISHED);
+                    }
+                    kept
                 })
             })
             .collect();
         handles
             .into_iter()
-            .filter_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .min_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)))
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
     });
-    let best = best.map(|(key, _, assignment)| (assignment, key));
-    let assignment = best.map(|(a, _)| a).unwrap_or(base);
+    finalists.sort_by(order);
+    finalists.truncate(POLISHED);
+    // Each finalist polished on its own thread: neighbouring grids merged and split again
+    // where that cuts less; the best polished plan wins.
+    let polish = |rank: usize, mut assignment: Vec<usize>| -> (Key, usize, Vec<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            (options.seed ^ 0x5EED_CAFE).wrapping_add(rank as u64),
+        );
+        let mut first = dedicated.len();
+        for ((component, &grids_here), level) in components.iter().zip(&shares).zip(&level_graphs) {
+            if grids_here >= 2 {
+                let mut local: Vec<usize> =
+                    component.iter().map(|&u| assignment[u] - first).collect();
+                super::multilevel::improve_pairs(
+                    level,
+                    &mut local,
+                    grids_here,
+                    options.tolerance,
+                    PAIR_TRIES,
+                    PAIR_ROUNDS,
+                    POLISH_BUDGET,
+                    &mut rng,
+                );
+                for (&u, &g) in component.iter().zip(&local) {
+                    assignment[u] = first + g;
+                }
+            }
+            first += grids_here;
+        }
+        let m = metrics(graph, &assignment, k);
+        let deviation = m.max_over.max(m.max_under);
+        (
+            (
+                deviation > options.tolerance + 1e-12,
+                m.cut_edges,
+                (deviation * 1e12) as u64,
+            ),
+            rank,
+            assignment,
+        )
+    };
+    let best: Option<(Key, usize, Vec<usize>)> = std::thread::scope(|scope| {
+        let polish = &polish;
+        let handles: Vec<_> = finalists
+            .into_iter()
+            .enumerate()
+            .map(|(rank, (_, _, assignment))| scope.spawn(move || polish(rank, assignment)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .min_by(order)
+    });
+    let assignment = best.map(|(_, _, a)| a).unwrap_or(base);
     let grids = k;
     let m = metrics(graph, &assignment, grids);
     if infeasible.is_none()
