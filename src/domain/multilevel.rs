@@ -1190,9 +1190,15 @@ mod tests {
             let before = cut(&g, &part);
             let saved = improve_pairs(&g, &mut part, k, tolerance, 4, 4, usize::MAX, &mut rng);
             let after = cut(&g, &part);
-            assert!((before - after - saved).abs() < 1e-9, "{before} − {after} ≠ {saved}");
+            assert!(
+                (before - after - saved).abs() < 1e-9,
+                "{before} − {after} ≠ {saved}"
+            );
             assert!(after <= before);
-            assert!(parts_connected(&g, &part, k), "seed {seed}: a part in pieces");
+            assert!(
+                parts_connected(&g, &part, k),
+                "seed {seed}: a part in pieces"
+            );
             for w in part_weights(&g, &part, k) {
                 assert!(
                     w >= bounds.low - 1e-9 && w <= bounds.high + 1e-9,

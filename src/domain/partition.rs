@@ -346,7 +346,8 @@ pub fn partition(
     let threads = std::thread::available_parallelism()
         .map_or(1, |t| t.get())
         .clamp(1, starts);
-    let order = |x: &(Key, usize, Vec<usize>), y: &(Key, usize, Vec<usize>)| (x.0, x.1).cmp(&(y.0, y.1));
+    let order =
+        |x: &(Key, usize, Vec<usize>), y: &(Key, usize, Vec<usize>)| (x.0, x.1).cmp(&(y.0, y.1));
     // The best POLISHED starts (by key, then number: the same whatever the thread count).
     let mut finalists: Vec<(Key, usize, Vec<usize>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -373,9 +374,8 @@ pub fn partition(
     // Each finalist polished on its own thread: neighbouring grids merged and split again
     // where that cuts less; the best polished plan wins.
     let polish = |rank: usize, mut assignment: Vec<usize>| -> (Key, usize, Vec<usize>) {
-        let mut rng = ChaCha8Rng::seed_from_u64(
-            (options.seed ^ 0x5EED_CAFE).wrapping_add(rank as u64),
-        );
+        let mut rng =
+            ChaCha8Rng::seed_from_u64((options.seed ^ 0x5EED_CAFE).wrapping_add(rank as u64));
         let mut first = dedicated.len();
         for ((component, &grids_here), level) in components.iter().zip(&shares).zip(&level_graphs) {
             if grids_here >= 2 {

@@ -214,6 +214,9 @@ pub async fn business_page(
         Err(e) => return to_login(e),
     };
     let lang = Lang::from_query(q.lang.as_deref());
+    // Readers who record nothing (a manager drilling down) see the card without the form.
+    let records = auth.caller.officer_id.is_some()
+        && crate::domain::access::allowed(auth.caller.role, crate::domain::access::Action::Record);
     let found = blocking(move || {
         app.require_entity(&auth.caller, &id, crate::domain::access::Action::Read)?;
         let entity = crate::domain::entity::EntityId::parse(&id)
@@ -241,7 +244,7 @@ pub async fn business_page(
     let b = &detail.view.business;
     let l = if lang == Lang::En { "en" } else { "zh" };
     let mut body = format!(
-        "<p><a href=\"/officer?lang={l}\">←</a></p><h1>{}</h1><p>{}</p><p>{}: <strong>{}</strong></p><h2>{}</h2><ul>",
+        "<p><a href=\"/{home}?lang={l}\">←</a></p><h1>{}</h1><p>{}</p><p>{}: <strong>{}</strong></p><h2>{}</h2><ul>",
         escape(&b.name),
         escape(&b.address),
         t(lang, "class"),
@@ -249,6 +252,7 @@ pub async fn business_page(
             .effective_class
             .map_or_else(|| "?".to_owned(), |c| c.to_string()),
         t(lang, "reasons"),
+        home = if records { "officer" } else { "manager" },
     );
     for r in &detail.live.reasons {
         let _ = write!(
@@ -258,6 +262,9 @@ pub async fn business_page(
         );
     }
     body.push_str("</ul>");
+    if !records {
+        return page(lang, &b.name, &body).into_response();
+    }
     let key: String = {
         use rand::RngExt;
         let mut bytes = [0u8; 12];

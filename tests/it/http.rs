@@ -1961,6 +1961,12 @@ async fn the_manager_page_maps_coverage_drills_down_charts_months_and_links_down
     assert!(to_businesses.contains("by=business"));
     let (_, _, businesses) = s.page(Some("manager"), &to_businesses).await;
     assert!(businesses.contains(&format!("<tr data-key=\"{}\"", s.own)));
+    // A business's card, for a manager without the form they could not send.
+    let (status, _, card) = s
+        .page(Some("manager"), &format!("/officer/business/{}", s.own))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(card.contains("<h1>") && !card.contains("<form method=\"post\" enctype"));
     assert!(!businesses.contains(&format!("<tr data-key=\"{}\"", s.other)));
     // The chart: twelve months, a point where something was due.
     let chart = html.split("<svg id=\"trend\"").nth(1).unwrap();
