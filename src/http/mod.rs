@@ -141,7 +141,8 @@ pub fn router(app: AppState) -> Router {
 }
 
 /// The whole service: the API, `/openapi.json`, the index, and the layers every request
-/// passes (request id, tracing, timeout, compression, body limit).
+/// passes (request id, tracing, timeout, compression, body limit, and turns for store work:
+/// `[limits] db_workers` requests at once, the rest queue).
 pub fn router_with(app: AppState, limits: &Limits) -> Router {
     let turns = Arc::new(Semaphore::new(limits.db_workers.max(1)));
     let (api, openapi) = api(limits);
