@@ -1022,7 +1022,7 @@ fn demo(
         let replanned = app.replan(&report.region, today)?;
         let escalated = app.escalate_overdue(today)?;
         eprintln!(
-            "demo: replayed {start} to {today} in {:.1} s: {} visits ({} late, {} entered the next day), {} missed, {} findings, {} rectification notices, {} bulletins frozen; re-planned ({} new tasks), {} overdue tasks escalated",
+            "demo: replayed {start} to {today} in {:.1} s: {} visits ({} late, {} entered the next day), {} missed, {} findings, {} rectification notices, {} bulletins frozen ({} tasks without staff, {} visits refused); re-planned ({} new tasks), {} overdue tasks escalated",
             began.elapsed().as_secs_f64(),
             history.visits,
             history.late_visits,
@@ -1031,6 +1031,8 @@ fn demo(
             history.findings,
             history.notices,
             history.snapshots,
+            history.unstaffed,
+            history.refused,
             replanned.created,
             escalated.len(),
         );
