@@ -401,4 +401,16 @@ CREATE TABLE vetoes (
 CREATE INDEX vetoes_subject ON vetoes(region_code, year, subject);
 "#,
     },
+    Migration {
+        version: 8,
+        name: "covering indexes for recording a visit",
+        sql: r#"
+-- Recording a visit re-reads the business's inspections to classify it, and its open tasks
+-- to close them. Both read from an index alone, not from rows spread over the table.
+CREATE INDEX inspections_entity_history ON inspections(entity_id, date, officer_id, kind, outcome);
+DROP INDEX inspections_entity;
+CREATE INDEX tasks_entity_open ON tasks(entity_id, due_by, kind, period_start, due_on)
+    WHERE status = 'open';
+"#,
+    },
 ];

@@ -173,7 +173,7 @@ impl Db<'_> {
         let open: Vec<(i64, String, String, String)> = self
             .conn
             .prepare_cached(
-                "SELECT id, kind, coalesce(period_start, due_on), due_by FROM tasks INDEXED BY tasks_entity
+                "SELECT id, kind, coalesce(period_start, due_on), due_by FROM tasks INDEXED BY tasks_entity_open
                  WHERE entity_id = ?1 AND status = 'open' ORDER BY due_by, id",
             )?
             .query_map([entity_id], |r| {
