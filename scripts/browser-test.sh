@@ -20,7 +20,8 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
     (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-cargo build --quiet
+# The binary `cargo test` built (same features as the tests: no second build in CI).
+cargo test --no-run --quiet
 out=target/browser
 rm -rf "$out"
 GP_BIN="$PWD/target/debug/gridpatrol" GP_OUT="$out" CHROMIUM=/usr/bin/chromium \
