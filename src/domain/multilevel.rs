@@ -1036,6 +1036,9 @@ fn resplit(
             .collect(),
     };
     let m = group.len();
+    // Listed at the start of a round, the parts may no longer all touch; the union is then in
+    // pieces, at most one per part, and the split still works: growing picks its seeds
+    // farthest first, so every piece gets one, and the checks below keep only whole parts.
     let now: Vec<usize> = nodes.iter().filter_map(|&u| slot(part[u])).collect();
     let current = cut(&sub, &now);
     // Every part must land within the global bounds: a band around the union's mean.
@@ -1208,6 +1211,30 @@ mod tests {
             improved += usize::from(after < before);
         }
         assert!(improved >= 10, "improved {improved} of 20 grown plans");
+    }
+
+    #[test]
+    fn a_group_whose_parts_no_longer_all_touch_is_re_split_whole() {
+        // Four stripes of three columns; parts 0, 1 and 3: two pieces, 0–1 and 3.
+        let g = lattice(12, 3);
+        let mut part: Vec<usize> = (0..36).map(|u| (u % 12) / 3).collect();
+        let mut local = vec![usize::MAX; 36];
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..20 {
+            resplit(
+                &g,
+                &mut part,
+                &[0, 1, 3],
+                (8.0, 10.0),
+                4,
+                &mut local,
+                &mut rng,
+            );
+            assert!(parts_connected(&g, &part, 4));
+            for w in part_weights(&g, &part, 4) {
+                assert!((8.0..=10.0).contains(&w), "{w}");
+            }
+        }
     }
 
     #[test]
