@@ -1005,7 +1005,7 @@ fn parts_connected(g: &LevelGraph, part: &[usize], k: usize) -> bool {
 /// a fresh multilevel partition, `tries` times; keeps the best split when it cuts fewer
 /// edges inside the union with every part within `[low, high]`. Edges from the union to
 /// other parts are cut wherever a node lands, so fewer inside is fewer in all. Returns the
-/// cut weight saved.
+/// cut weight saved and how many nodes the union holds.
 #[allow(clippy::too_many_arguments)]
 fn resplit(
     g: &LevelGraph,
@@ -1015,7 +1015,7 @@ fn resplit(
     tries: usize,
     local: &mut [usize],
     rng: &mut impl Rng,
-) -> f64 {
+) -> (f64, usize) {
     let n = g.len();
     let slot = |p: usize| group.iter().position(|&q| q == p);
     let nodes: Vec<usize> = (0..n).filter(|&u| slot(part[u]).is_some()).collect();
@@ -1045,7 +1045,7 @@ fn resplit(
     let mean = sub.weights.iter().sum::<f64>() / m as f64;
     let room = (high - mean).min(mean - low);
     if room < 0.0 {
-        return 0.0;
+        return (0.0, nodes.len());
     }
     let slack = 1e-9 * mean;
     let mut best: Option<(f64, Vec<usize>)> = None;
@@ -1069,9 +1069,9 @@ fn resplit(
             for (i, &u) in nodes.iter().enumerate() {
                 part[u] = group[split[i]];
             }
-            current - c
+            (current - c, nodes.len())
         }
-        None => 0.0,
+        None => (0.0, nodes.len()),
     }
 }
 
@@ -1133,8 +1133,9 @@ pub fn improve_pairs(
             if spent >= budget {
                 return saved + round_saved;
             }
-            spent += tries * (0..n).filter(|&u| group.contains(&part[u])).count();
-            round_saved += resplit(g, part, group, bounds, tries, &mut local, rng);
+            let (gain, nodes) = resplit(g, part, group, bounds, tries, &mut local, rng);
+            round_saved += gain;
+            spent += tries * nodes;
         }
         saved += round_saved;
         if round_saved <= 0.0 {

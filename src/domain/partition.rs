@@ -331,14 +331,8 @@ pub fn partition(
             }
             next_grid += grids_here;
         }
-        let m = metrics(graph, &assignment, k);
-        let deviation = m.max_over.max(m.max_under);
         (
-            (
-                deviation > options.tolerance + 1e-12,
-                m.cut_edges,
-                (deviation * 1e12) as u64,
-            ),
+            plan_key(graph, &assignment, k, options.tolerance),
             start,
             assignment,
         )
@@ -397,14 +391,8 @@ pub fn partition(
             }
             first += grids_here;
         }
-        let m = metrics(graph, &assignment, k);
-        let deviation = m.max_over.max(m.max_under);
         (
-            (
-                deviation > options.tolerance + 1e-12,
-                m.cut_edges,
-                (deviation * 1e12) as u64,
-            ),
+            plan_key(graph, &assignment, k, options.tolerance),
             rank,
             assignment,
         )
@@ -455,6 +443,18 @@ pub fn partition(
         metrics: m,
         infeasible,
     })
+}
+
+/// How plans compare: within the tolerance first, then fewest cut edges, then the smaller
+/// deviation.
+fn plan_key(graph: &UnitGraph, assignment: &[usize], k: usize, tolerance: f64) -> Key {
+    let m = metrics(graph, assignment, k);
+    let deviation = m.max_over.max(m.max_under);
+    (
+        deviation > tolerance + 1e-12,
+        m.cut_edges,
+        (deviation * 1e12) as u64,
+    )
 }
 
 /// Splits `k` grids over components by weight (largest remainder, at least one each while

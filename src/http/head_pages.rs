@@ -12,9 +12,8 @@ use serde::Deserialize;
 
 use super::auth::Auth;
 use super::i18n::{Lang, escape, t};
-use super::pages::{Shape, document, draw, url_escape};
+use super::pages::{Shape, document, draw, plan_grids, url_escape};
 use super::{ApiError, AppState, blocking};
-use crate::app::public::outer_rings;
 use crate::domain::access::Action;
 
 #[derive(Deserialize)]
@@ -85,19 +84,9 @@ pub async fn plan_page(
         .collect();
     let mean = loads.iter().sum::<f64>() / loads.len().max(1) as f64;
     let deviation = |w: f64| if mean > 0.0 { w / mean - 1.0 } else { 0.0 };
-    let rings: Vec<Vec<Vec<(f64, f64)>>> = features.iter().map(outer_rings).collect();
-    let codes: Vec<String> = features
+    let grids = plan_grids(&plan);
+    let shapes: Vec<Shape<'_>> = grids
         .iter()
-        .map(|f| {
-            f["properties"]["code"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect();
-    let shapes: Vec<Shape<'_>> = codes
-        .iter()
-        .zip(&rings)
         .zip(&loads)
         .map(|((code, rings), &w)| Shape {
             code,

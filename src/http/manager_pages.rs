@@ -13,9 +13,8 @@ use serde::Deserialize;
 use super::auth::Auth;
 use super::i18n::{Lang, escape, t};
 use super::officer_pages::to_login;
-use super::pages::{Shape, document, draw, url_escape};
+use super::pages::{Shape, document, draw, plan_grids, url_escape};
 use super::{ApiError, AppState, blocking};
-use crate::app::public::outer_rings;
 use crate::app::report::TrendPoint;
 use crate::domain::access::Action;
 use crate::domain::report::{Breakdown, CoverageRow, Period};
@@ -244,8 +243,8 @@ pub async fn manager_page(
     };
     let (period, by) = match (period, by) {
         (Ok(p), Ok(b)) => (p, b),
-        (Err(e), _) => return refused(lang, &format!("period: {e}")),
-        (_, Err(e)) => return refused(lang, &format!("by: {e}")),
+        (Err(e), _) => return refused(lang, StatusCode::BAD_REQUEST, &format!("period: {e}")),
+        (_, Err(e)) => return refused(lang, StatusCode::BAD_REQUEST, &format!("by: {e}")),
     };
     let (r2, w2) = (region.clone(), within.clone());
     let loaded = blocking(move || {
@@ -289,6 +288,19 @@ pub async fn manager_page(
         Ok(d) => d,
         Err(e) => return e.into_response(),
     };
+    // A drill-down into a grid or officer the region does not have is named, not shown empty.
+    if let Some((kind, key)) = &within
+        && data.rows.iter().all(|r| r.businesses == 0)
+    {
+        return refused(
+            lang,
+            StatusCode::NOT_FOUND,
+            &format!(
+                "{}: no business of '{key}' in region '{region}'",
+                kind.as_str()
+            ),
+        );
+    }
     let r = url_escape(&region);
     let period_q = url_escape(&period_text);
     let within_q = match &within {
@@ -371,20 +383,9 @@ pub async fn manager_page(
     if let Some((version, plan)) = &data.plan {
         let by_grid: HashMap<&str, &CoverageRow> =
             data.grid_rows.iter().map(|r| (r.key.as_str(), r)).collect();
-        let features = plan["features"].as_array().cloned().unwrap_or_default();
-        let rings: Vec<Vec<Vec<(f64, f64)>>> = features.iter().map(outer_rings).collect();
-        let codes: Vec<String> = features
+        let grids = plan_grids(plan);
+        let shapes: Vec<Shape<'_>> = grids
             .iter()
-            .map(|f| {
-                f["properties"]["code"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .collect();
-        let shapes: Vec<Shape<'_>> = codes
-            .iter()
-            .zip(&rings)
             .map(|(code, rings)| {
                 let row = by_grid.get(code.as_str()).copied();
                 Shape {
@@ -543,9 +544,9 @@ pub async fn manager_page(
 }
 
 /// A page saying what was wrong with the request.
-fn refused(lang: Lang, message: &str) -> Response {
+fn refused(lang: Lang, status: StatusCode, message: &str) -> Response {
     (
-        StatusCode::BAD_REQUEST,
+        status,
         document(
             lang,
             t(lang, "manager_page"),

@@ -40,6 +40,23 @@ pub struct Shape<'a> {
     pub title: String,
 }
 
+/// Outer rings of a grid's polygons, lon/lat.
+pub type Rings = Vec<Vec<(f64, f64)>>;
+
+/// Each grid of a plan's GeoJSON: its code and the outer rings of its polygons.
+pub fn plan_grids(plan: &serde_json::Value) -> Vec<(String, Rings)> {
+    plan["features"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            let code = f["properties"]["code"].as_str().unwrap_or_default();
+            (code.to_owned(), crate::app::public::outer_rings(f))
+        })
+        .collect()
+}
+
 /// Grids as SVG paths with their codes, equirectangular and fitted to `width` × `height`.
 pub fn draw(shapes: &[Shape<'_>], width: f64, height: f64) -> String {
     let mut svg = String::new();

@@ -113,24 +113,29 @@ impl Service {
             .await
     }
 
+    /// A request through the service: status, headers, body.
+    pub async fn send(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let response = router(self.t.arc()).oneshot(request).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        (status, headers, bytes.to_vec())
+    }
+
     /// A page as `who` sees it: status, where it redirects, the HTML.
     pub async fn page(&self, who: Option<&str>, uri: &str) -> (StatusCode, Option<String>, String) {
         let mut request = Request::builder().uri(uri);
         if let Some(who) = who {
             request = request.header("authorization", format!("Bearer {}", self.tokens[who]));
         }
-        let response = router(self.t.arc())
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let location = response
-            .headers()
+        let (status, headers, bytes) = self.send(request.body(Body::empty()).unwrap()).await;
+        let location = headers
             .get("location")
             .map(|l| l.to_str().unwrap().to_owned());
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
-            .await
-            .unwrap();
         (
             status,
             location,
@@ -159,11 +164,7 @@ impl Service {
         let request = request
             .body(body.map_or_else(Body::empty, Body::from))
             .unwrap();
-        let response = router(self.t.arc()).oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
-            .await
-            .unwrap();
+        let (status, _, bytes) = self.send(request).await;
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -2001,6 +2002,17 @@ async fn the_manager_page_maps_coverage_drills_down_charts_months_and_links_down
     assert!(html.contains("period:"), "{html}");
     let (status, _, _) = s.page(Some("manager"), "/manager/nowhere").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, html) = s
+        .page(
+            Some("manager"),
+            &format!("/manager/{}?by=officer&grid=G99", s.region),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        html.contains("grid: no business of &#39;G99&#39;"),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -2021,10 +2033,10 @@ async fn each_role_lands_on_its_page_after_signing_in_and_the_map_links_them() {
                 PASSWORD.replace(' ', "+")
             )))
             .unwrap();
-        let response = router(s.t.arc()).oneshot(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let (status, headers, _) = s.send(request).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
         assert_eq!(
-            response.headers()["location"].to_str().unwrap(),
+            headers["location"].to_str().unwrap(),
             format!("{home}?lang=zh"),
             "{user}"
         );
@@ -2043,10 +2055,10 @@ async fn each_role_lands_on_its_page_after_signing_in_and_the_map_links_them() {
         .header("accept", "text/html,application/xhtml+xml")
         .body(Body::empty())
         .unwrap();
-    let response = router(s.t.arc()).oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, headers, _) = s.send(request).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(
-        response.headers()["location"].to_str().unwrap(),
+        headers["location"].to_str().unwrap(),
         format!("/map/{}", s.region)
     );
     let (_, _, map) = s.page(None, &format!("/map/{}", s.region)).await;
