@@ -1,15 +1,40 @@
-//! Connections kept open between requests, and one writer at a time: a write waits its turn
-//! on a lock in the process rather than polling SQLite's busy handler, so writers are served
-//! in order and a reader never waits for them (WAL).
+//! Connections kept open between requests, the one writing connection with group commit,
+//! and the generations that tell the views kept in memory when the data under them changed.
+//!
+//! Every write of the process runs on one connection, one at a time, in its own savepoint.
+//! A writer that finds others queued behind it leaves the transaction open for them; the
+//! last of the group (or the one that fills it) commits for all, with `synchronous=FULL`,
+//! and only then does any of them answer. A group pays one commit (one fsync, each page
+//! written once) instead of one each, and the writer's page cache stays warm because no
+//! other connection of the process writes. Readers never wait for it (WAL).
+//!
+//! The writing connection also notices writes from outside the process (another command
+//! line, a SQLite shell): `PRAGMA data_version` on it changes only when another connection
+//! commits. Those bump the global generation, as every write does unless it names what it
+//! touched (a recorded visit names the officers whose lists it changed).
 
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use crate::store::{Store, StoreError};
+use crate::store::{Db, Store, StoreError};
 
 /// The most idle connections kept.
 const MAX_IDLE: usize = 64;
+
+/// The most writes one commit carries: a group closes at this size even with writers queued,
+/// which bounds how long the first of them waits for its answer.
+const MAX_GROUP: usize = 64;
+
+/// The writing connection's page cache (KiB): it is never invalidated by the process's own
+/// writes, so it holds the upper levels of every index the writes walk.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+
+/// How often a reader asks the writing connection whether another process wrote.
+const OUTSIDE_CHECK: Duration = Duration::from_millis(200);
 
 /// A pool of open connections to one database, shared by every clone of the app.
 #[derive(Clone, Default)]
@@ -20,7 +45,77 @@ pub struct Connections {
 #[derive(Default)]
 struct Inner {
     idle: Mutex<Vec<(PathBuf, Store)>>,
-    writer: Mutex<()>,
+    writer: Mutex<Writer>,
+    /// Writers that have announced themselves and not yet taken the writing connection.
+    queued: AtomicUsize,
+    /// Writes committed, and the commits that carried them.
+    written: AtomicU64,
+    commits: AtomicU64,
+    generations: Generations,
+}
+
+/// The writing connection and the group whose transaction is open on it.
+#[derive(Default)]
+struct Writer {
+    store: Option<(PathBuf, Store)>,
+    group: Option<Arc<Group>>,
+    members: usize,
+    /// `PRAGMA data_version` when last read, and when that was.
+    data_version: Option<i64>,
+    checked: Option<Instant>,
+}
+
+/// One commit's members wait on it for the outcome.
+#[derive(Default)]
+struct Group {
+    outcome: Mutex<Option<Result<(), String>>>,
+    done: Condvar,
+}
+
+impl Group {
+    fn finish(&self, outcome: Result<(), String>) {
+        *lock(&self.outcome) = Some(outcome);
+        self.done.notify_all();
+    }
+
+    fn wait(&self) -> Result<(), String> {
+        let mut outcome = lock(&self.outcome);
+        loop {
+            if let Some(o) = outcome.as_ref() {
+                return o.clone();
+            }
+            outcome = self
+                .done
+                .wait(outcome)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
+
+/// What a committed write may have changed among the views kept in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Touched {
+    /// Anything (the default: every write that does not say otherwise).
+    Everything,
+    /// Only the due lists of these officers.
+    Officers(Vec<String>),
+    /// Nothing a view shows (a new session, a job's run record).
+    Nothing,
+}
+
+/// Counters bumped after commits: a view computed under a generation is current while the
+/// generation is unchanged.
+#[derive(Default)]
+struct Generations {
+    global: AtomicU64,
+    officers: Mutex<HashMap<String, u64>>,
+}
+
+/// The generations a view was computed under; read before the data it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Generation {
+    pub global: u64,
+    pub officer: u64,
 }
 
 impl std::fmt::Debug for Connections {
@@ -36,7 +131,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Connections {
     /// An open connection to `path`: an idle one if there is one, else a new one (opened,
     /// configured and migrated).
-    pub fn get(&self, path: &PathBuf) -> Result<PooledStore<'_>, StoreError> {
+    pub fn get(&self, path: &Path) -> Result<PooledStore<'_>, StoreError> {
         let reused = {
             let mut idle = lock(&self.inner.idle);
             idle.iter()
@@ -49,10 +144,177 @@ impl Connections {
         };
         Ok(PooledStore {
             store: Some(store),
-            path: path.clone(),
+            path: path.to_owned(),
             pool: self,
         })
     }
+
+    /// The generations of everything and of one officer's due list, as of now. Read it
+    /// before reading what a view shows. At most every [`OUTSIDE_CHECK`] (and only when no
+    /// write is under way) it first asks whether another process wrote.
+    pub fn generation(&self, path: &Path, officer: &str) -> Generation {
+        if let Ok(mut writer) = self.inner.writer.try_lock()
+            && writer.group.is_none()
+            && writer.checked.is_none_or(|t| t.elapsed() >= OUTSIDE_CHECK)
+        {
+            // A failure here is the next write's to report; the views stay as they are.
+            let _ = self.notice_outside_writes(&mut writer, path);
+        }
+        let g = &self.inner.generations;
+        Generation {
+            global: g.global.load(Ordering::Acquire),
+            officer: lock(&g.officers).get(officer).copied().unwrap_or(0),
+        }
+    }
+
+    /// Writes committed and the commits that carried them, since the pool was made.
+    pub fn write_stats(&self) -> (u64, u64) {
+        (
+            self.inner.written.load(Ordering::Acquire),
+            self.inner.commits.load(Ordering::Acquire),
+        )
+    }
+
+    fn touch(&self, touched: &Touched) {
+        let g = &self.inner.generations;
+        match touched {
+            Touched::Everything => {
+                g.global.fetch_add(1, Ordering::AcqRel);
+            }
+            Touched::Officers(ids) => {
+                let mut officers = lock(&g.officers);
+                for id in ids {
+                    *officers.entry(id.clone()).or_default() += 1;
+                }
+            }
+            Touched::Nothing => {}
+        }
+    }
+
+    /// Opens the writing connection for `path` if it is not open, and bumps the global
+    /// generation when another connection committed since the last look.
+    fn notice_outside_writes(&self, writer: &mut Writer, path: &Path) -> Result<(), StoreError> {
+        if writer.store.as_ref().is_none_or(|(p, _)| p != path) {
+            let store = Store::open(path)?;
+            store.set_cache_kib(WRITER_CACHE_KIB)?;
+            writer.store = Some((path.to_owned(), store));
+            writer.data_version = None;
+        }
+        let (_, store) = writer
+            .store
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("opened above"));
+        let version = store.data_version()?;
+        if writer.data_version.is_some_and(|v| v != version) {
+            self.touch(&Touched::Everything);
+        }
+        writer.data_version = Some(version);
+        writer.checked = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Runs `work` on the writing connection in a savepoint of the open group's transaction
+    /// (opening one if none is open) and answers once that transaction has committed:
+    /// `Ok` only when `work` succeeded and its group committed. A `work` that fails or
+    /// panics leaves nothing behind and does not disturb the rest of its group.
+    fn write<T, E: From<StoreError>>(
+        &self,
+        path: &Path,
+        work: impl FnOnce(Db<'_>) -> Result<(T, Touched), E>,
+    ) -> Result<T, E> {
+        self.inner.queued.fetch_add(1, Ordering::AcqRel);
+        let mut writer = lock(&self.inner.writer);
+        self.inner.queued.fetch_sub(1, Ordering::AcqRel);
+        if writer.store.as_ref().is_some_and(|(p, _)| p != path) && writer.group.is_some() {
+            // A group open on another database: close it first.
+            let members = writer.members as u64;
+            if finish_group(&mut writer) {
+                self.inner.written.fetch_add(members, Ordering::AcqRel);
+                self.inner.commits.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        if writer.group.is_none() {
+            self.notice_outside_writes(&mut writer, path)?;
+            let (_, store) = writer
+                .store
+                .as_ref()
+                .unwrap_or_else(|| unreachable!("opened above"));
+            store.begin_immediate()?;
+            writer.group = Some(Arc::new(Group::default()));
+            writer.members = 0;
+        }
+        let group = Arc::clone(
+            writer
+                .group
+                .as_ref()
+                .unwrap_or_else(|| unreachable!("opened above")),
+        );
+        let result = {
+            let (_, store) = writer
+                .store
+                .as_mut()
+                .unwrap_or_else(|| unreachable!("opened above"));
+            store.in_savepoint(work)
+        };
+        let in_group = if writer.store.as_ref().is_some_and(|(_, s)| s.autocommit()) {
+            // SQLite rolled the whole transaction back (an I/O error, a full disk): the
+            // members before this one are gone with it, and this one too; their answers
+            // say so.
+            group.finish(Err("the transaction was rolled back".into()));
+            writer.group = None;
+            false
+        } else {
+            matches!(result, Ok(Ok(_)))
+        };
+        if in_group {
+            writer.members += 1;
+        }
+        let queued = self.inner.queued.load(Ordering::Acquire);
+        if writer.group.is_some() && (queued == 0 || writer.members >= MAX_GROUP) {
+            let members = writer.members as u64;
+            if finish_group(&mut writer) {
+                self.inner.written.fetch_add(members, Ordering::AcqRel);
+                self.inner.commits.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        drop(writer);
+        match result {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok((value, touched))) => match group.wait() {
+                Ok(()) => {
+                    self.touch(&touched);
+                    Ok(value)
+                }
+                Err(why) => Err(StoreError::NotCommitted(why).into()),
+            },
+        }
+    }
+}
+
+/// Commits (or, with no member left, rolls back) the open group and tells its members;
+/// true when it committed.
+fn finish_group(writer: &mut Writer) -> bool {
+    let Some(group) = writer.group.take() else {
+        return false;
+    };
+    let Some((_, store)) = writer.store.as_ref() else {
+        group.finish(Err("the writing connection is gone".into()));
+        return false;
+    };
+    let committed = writer.members > 0;
+    let outcome = if writer.members == 0 {
+        store.rollback().map_err(|e| e.to_string())
+    } else {
+        store.commit().map_err(|e| e.to_string())
+    };
+    if outcome.is_err() && !store.autocommit() {
+        let _ = store.rollback();
+    }
+    writer.members = 0;
+    let committed = committed && outcome.is_ok();
+    group.finish(outcome);
+    committed
 }
 
 /// A connection borrowed from the pool; back in the pool when dropped.
@@ -63,13 +325,23 @@ pub struct PooledStore<'a> {
 }
 
 impl PooledStore<'_> {
-    /// [`Store::write`], one writer at a time.
+    /// Runs `work` as one write of the process (see the module): committed when it returns
+    /// `Ok`, nothing written when it returns `Err` or panics. Every view kept in memory is
+    /// stale after it.
     pub fn write<T, E: From<StoreError>>(
         &mut self,
-        work: impl FnOnce(crate::store::Db<'_>) -> Result<T, E>,
+        work: impl FnOnce(Db<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let _turn = lock(&self.pool.inner.writer);
-        self.deref_mut().write(work)
+        self.pool
+            .write(&self.path, |db| work(db).map(|v| (v, Touched::Everything)))
+    }
+
+    /// [`PooledStore::write`] for a write that says what it touched.
+    pub fn write_touching<T, E: From<StoreError>>(
+        &mut self,
+        work: impl FnOnce(Db<'_>) -> Result<(T, Touched), E>,
+    ) -> Result<T, E> {
+        self.pool.write(&self.path, work)
     }
 }
 
@@ -98,5 +370,144 @@ impl Drop for PooledStore<'_> {
                 idle.push((std::mem::take(&mut self.path), store));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audited(path: &Path) -> Vec<String> {
+        let store = Store::open(path).unwrap();
+        let mut subjects: Vec<String> = store
+            .read()
+            .audit_log(None, 1000)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.subject)
+            .collect();
+        subjects.sort();
+        subjects
+    }
+
+    fn audit(db: Db<'_>, subject: &str) -> Result<(), StoreError> {
+        db.audit(
+            "2026-01-01T00:00:00",
+            "test",
+            "write",
+            subject,
+            &serde_json::json!({}),
+        )
+    }
+
+    #[test]
+    fn writers_queued_behind_one_share_its_commit_and_a_failing_one_takes_nothing_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let pool = Connections::default();
+        let n = 16;
+        // Every connection is open before anyone writes.
+        let ready = std::sync::Barrier::new(n);
+        let ready = &ready;
+        let holding = std::sync::atomic::AtomicBool::new(false);
+        let holding = &holding;
+        let outcomes = std::thread::scope(|s| {
+            let first = s.spawn(|| {
+                let mut store = pool.get(&path).unwrap();
+                ready.wait();
+                store.write(|db| {
+                    // Hold the writing connection until every other writer is queued.
+                    holding.store(true, Ordering::Release);
+                    let since = Instant::now();
+                    while pool.inner.queued.load(Ordering::Acquire) < n - 1 {
+                        assert!(
+                            since.elapsed() < Duration::from_secs(20),
+                            "writers never queued"
+                        );
+                        std::thread::yield_now();
+                    }
+                    audit(db, "w00")
+                })
+            });
+            let rest: Vec<_> = (1..n)
+                .map(|i| {
+                    let (pool, path) = (&pool, &path);
+                    s.spawn(move || {
+                        let mut store = pool.get(path).unwrap();
+                        ready.wait();
+                        while !holding.load(Ordering::Acquire) {
+                            std::thread::yield_now();
+                        }
+                        store.write(|db| {
+                            audit(db, &format!("w{i:02}"))?;
+                            match i {
+                                5 => Err(StoreError::Conflict("refused".into())),
+                                7 => panic!("a bug in one writer"),
+                                _ => Ok(()),
+                            }
+                        })
+                    })
+                })
+                .collect();
+            let mut outcomes = vec![first.join().map(|r| r.is_ok())];
+            outcomes.extend(rest.into_iter().map(|h| h.join().map(|r| r.is_ok())));
+            outcomes
+        });
+        assert_eq!(
+            outcomes[5].as_ref().ok(),
+            Some(&false),
+            "the refused write answers Err"
+        );
+        assert!(outcomes[7].is_err(), "the panic reaches its own caller");
+        let expected: Vec<String> = (0..n)
+            .filter(|i| *i != 5 && *i != 7)
+            .map(|i| format!("w{i:02}"))
+            .collect();
+        assert!(
+            outcomes
+                .iter()
+                .enumerate()
+                .all(|(i, o)| i == 5 || i == 7 || o.as_ref().ok() == Some(&true))
+        );
+        assert_eq!(
+            audited(&path),
+            expected,
+            "every answered write once, nothing else"
+        );
+        let (written, commits) = pool.write_stats();
+        assert_eq!(written, (n - 2) as u64);
+        assert!(
+            commits < written,
+            "{commits} commits for {written} queued writes"
+        );
+    }
+
+    #[test]
+    fn a_write_names_what_it_touched_and_writes_from_outside_touch_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let pool = Connections::default();
+        let before = (pool.generation(&path, "O1"), pool.generation(&path, "O2"));
+        pool.get(&path)
+            .unwrap()
+            .write_touching(|db| {
+                audit(db, "a").map(|()| ((), Touched::Officers(vec!["O1".into()])))
+            })
+            .unwrap();
+        let after = (pool.generation(&path, "O1"), pool.generation(&path, "O2"));
+        assert_eq!(after.0.global, before.0.global);
+        assert_ne!(after.0.officer, before.0.officer, "O1's list changed");
+        assert_eq!(after.1, before.1, "O2's did not");
+        pool.get(&path).unwrap().write(|db| audit(db, "b")).unwrap();
+        let everything = pool.generation(&path, "O2");
+        assert_ne!(
+            everything.global, after.1.global,
+            "a write that names nothing touches all"
+        );
+        // Another connection (another process) writes: noticed within the check interval.
+        let mut outside = Store::open(&path).unwrap();
+        outside.write(|db| audit(db, "c")).unwrap();
+        std::thread::sleep(OUTSIDE_CHECK + Duration::from_millis(50));
+        assert_ne!(pool.generation(&path, "O2").global, everything.global);
     }
 }

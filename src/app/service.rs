@@ -8,6 +8,7 @@ use rand::RngExt;
 use serde::Serialize;
 use sha2::Digest;
 
+use super::pool::Touched;
 use super::register::reclassify_in;
 use super::{App, AppError};
 use crate::domain::access::{Action, UserRole, allowed, grid_scoped};
@@ -140,7 +141,8 @@ impl App {
         let now = self.clock.now_utc();
         let expires = now + chrono::Duration::hours(i64::from(self.token_hours.max(1)));
         let (at, expires_at) = (stamp(now), stamp(expires));
-        store.write(|db| -> Result<(), AppError> {
+        // A new session changes nothing a view kept in memory shows.
+        store.write_touching(|db| -> Result<((), Touched), AppError> {
             db.insert_session(&sha256_hex(token.as_bytes()), user.id, &at, &expires_at)?;
             db.audit(
                 &at,
@@ -149,7 +151,7 @@ impl App {
                 &user.username,
                 &serde_json::json!({}),
             )?;
-            Ok(())
+            Ok(((), Touched::Nothing))
         })?;
         Ok(Login {
             token,
@@ -313,149 +315,157 @@ impl App {
         let at = self.clock.stamp();
         let today = self.clock.today();
         let mut store = self.open_store()?;
-        store.write(|db| -> Result<(u16, serde_json::Value), AppError> {
-            if let (Some((key, _)), Some(hash)) = (idempotency, &request_hash)
-                && let Some(stored) = db.stored_response(caller.user_id, key)?
-            {
-                if &stored.request_hash != hash {
-                    return Err(AppError::Conflict(format!(
-                        "Idempotency-Key '{key}' was used for a different request"
-                    )));
-                }
-                let body = serde_json::from_str(&stored.body).unwrap_or_default();
-                return Ok((stored.status, body));
-            }
-            if !db.entity_exists(&id)? {
-                return Err(crate::store::StoreError::NotFound(format!("business '{id}'")).into());
-            }
-            let roster = db.officers_by_ids(&visit.officers)?;
-            for o in &visit.officers {
-                match roster.iter().find(|x| &x.id == o) {
-                    None => {
-                        return Err(AppError::Invalid(format!(
-                            "officers: '{o}' is not on the roster"
+        // What the visit changes on the due lists: those of the officers of the business's
+        // open tasks (closed, or showing its new class) and of the follow-up's officers.
+        store.write_touching(
+            |db| -> Result<((u16, serde_json::Value), Touched), AppError> {
+                if let (Some((key, _)), Some(hash)) = (idempotency, &request_hash)
+                    && let Some(stored) = db.stored_response(caller.user_id, key)?
+                {
+                    if &stored.request_hash != hash {
+                        return Err(AppError::Conflict(format!(
+                            "Idempotency-Key '{key}' was used for a different request"
                         )));
                     }
-                    Some(x) if !x.certified => {
-                        return Err(AppError::Invalid(format!(
-                            "officers: '{o}' holds no enforcement certificate"
-                        )));
-                    }
-                    Some(_) => {}
+                    let body = serde_json::from_str(&stored.body).unwrap_or_default();
+                    return Ok(((stored.status, body), Touched::Nothing));
                 }
-            }
-            let date = visit.visited_at.date();
-            let partner = visit.officers.iter().find(|o| **o != officer);
-            // The tasks this visit satisfies, read once: the visit takes the most urgent
-            // kind among them, and closes them all.
-            let satisfied = db.tasks_satisfied_by(id.as_str(), date)?;
-            let kind = satisfied
-                .iter()
-                .map(|(_, k)| k.as_str())
-                .min_by_key(|k| match *k {
-                    "targeted" => 0,
-                    "follow_up" => 1,
-                    "special" => 2,
-                    _ => 3,
-                })
-                .unwrap_or("routine")
-                .to_owned();
-            let inspection_id = db.insert_visit(
-                &NewVisit {
-                    entity_id: id.as_str(),
-                    date,
-                    visited_at: visit.visited_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
-                    officer_id: &officer,
-                    partner_id: partner.map(String::as_str),
-                    kind: &kind,
-                    outcome: outcome.as_str(),
-                    same_day: date == today,
-                    checklist: serde_json::to_string(&(&visit.checklist, &visit.extra_items))
-                        .unwrap_or_default(),
-                    findings: serde_json::to_string(&visit.findings).unwrap_or_default(),
-                    rectification: visit
-                        .rectification
-                        .as_ref()
-                        .map(|r| serde_json::to_string(r).unwrap_or_default()),
-                    warning: visit.warning.map(|w| match w {
-                        crate::domain::inspection::Warning::Issued => "issued",
-                        crate::domain::inspection::Warning::Lifted => "lifted",
-                    }),
-                    recorded_by: &caller.username,
-                },
-                &at,
-            )?;
-            for f in &visit.findings {
-                db.insert_violation(
-                    &id,
-                    &Violation {
+                if !db.entity_exists(&id)? {
+                    return Err(
+                        crate::store::StoreError::NotFound(format!("business '{id}'")).into(),
+                    );
+                }
+                let roster = db.officers_by_ids(&visit.officers)?;
+                for o in &visit.officers {
+                    match roster.iter().find(|x| &x.id == o) {
+                        None => {
+                            return Err(AppError::Invalid(format!(
+                                "officers: '{o}' is not on the roster"
+                            )));
+                        }
+                        Some(x) if !x.certified => {
+                            return Err(AppError::Invalid(format!(
+                                "officers: '{o}' holds no enforcement certificate"
+                            )));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                let date = visit.visited_at.date();
+                let partner = visit.officers.iter().find(|o| **o != officer);
+                let mut touched = db.officers_of_open_tasks(id.as_str())?;
+                touched.extend(visit.officers.iter().cloned());
+                // The tasks this visit satisfies, read once: the visit takes the most urgent
+                // kind among them, and closes them all.
+                let satisfied = db.tasks_satisfied_by(id.as_str(), date)?;
+                let kind = satisfied
+                    .iter()
+                    .map(|(_, k)| k.as_str())
+                    .min_by_key(|k| match *k {
+                        "targeted" => 0,
+                        "follow_up" => 1,
+                        "special" => 2,
+                        _ => 3,
+                    })
+                    .unwrap_or("routine")
+                    .to_owned();
+                let inspection_id = db.insert_visit(
+                    &NewVisit {
+                        entity_id: id.as_str(),
                         date,
-                        severity: f.severity,
-                        suspended: false,
-                        revoked: false,
-                        note: f.note.clone(),
+                        visited_at: visit.visited_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                        officer_id: &officer,
+                        partner_id: partner.map(String::as_str),
+                        kind: &kind,
+                        outcome: outcome.as_str(),
+                        same_day: date == today,
+                        checklist: serde_json::to_string(&(&visit.checklist, &visit.extra_items))
+                            .unwrap_or_default(),
+                        findings: serde_json::to_string(&visit.findings).unwrap_or_default(),
+                        rectification: visit
+                            .rectification
+                            .as_ref()
+                            .map(|r| serde_json::to_string(r).unwrap_or_default()),
+                        warning: visit.warning.map(|w| match w {
+                            crate::domain::inspection::Warning::Issued => "issued",
+                            crate::domain::inspection::Warning::Lifted => "lifted",
+                        }),
+                        recorded_by: &caller.username,
                     },
+                    &at,
+                )?;
+                for f in &visit.findings {
+                    db.insert_violation(
+                        &id,
+                        &Violation {
+                            date,
+                            severity: f.severity,
+                            suspended: false,
+                            revoked: false,
+                            note: f.note.clone(),
+                        },
+                        &caller.username,
+                        &at,
+                    )?;
+                }
+                for p in &visit.photos {
+                    db.link_photo(inspection_id, &p.sha256, &p.name)?;
+                }
+                let closed: Vec<i64> = satisfied.iter().map(|(task, _)| *task).collect();
+                db.mark_done(&closed, inspection_id)?;
+                let follow_up = match &visit.rectification {
+                    Some(Rectification::Notice { deadline }) => Some(db.insert_extra_task(
+                        id.as_str(),
+                        "follow_up",
+                        (*deadline, *deadline),
+                        Some((&officer, partner.map(String::as_str))),
+                        ExtraLink::FollowUp(inspection_id),
+                        &at,
+                    )?),
+                    _ => None,
+                };
+                let cause = format!("inspection recorded ({date}, {outcome})");
+                let classified = reclassify_in(
+                    &db,
+                    &self.policy,
+                    &BusinessFilter::One(id.clone()),
+                    today,
+                    &cause,
+                    &at,
+                )?;
+                let class = classified.classes.keys().next().cloned();
+                let report = VisitReport {
+                    inspection_id,
+                    entity_id: id.to_string(),
+                    outcome: outcome.as_str().to_owned(),
+                    same_day: date == today,
+                    closed_tasks: closed,
+                    follow_up_task: follow_up,
+                    class,
+                };
+                let body = serde_json::to_value(&report).unwrap_or_default();
+                db.audit(
+                    &at,
                     &caller.username,
-                    &at,
-                )?;
-            }
-            for p in &visit.photos {
-                db.link_photo(inspection_id, &p.sha256, &p.name)?;
-            }
-            let closed: Vec<i64> = satisfied.iter().map(|(task, _)| *task).collect();
-            db.mark_done(&closed, inspection_id)?;
-            let follow_up = match &visit.rectification {
-                Some(Rectification::Notice { deadline }) => Some(db.insert_extra_task(
+                    "visit recorded",
                     id.as_str(),
-                    "follow_up",
-                    (*deadline, *deadline),
-                    Some((&officer, partner.map(String::as_str))),
-                    ExtraLink::FollowUp(inspection_id),
-                    &at,
-                )?),
-                _ => None,
-            };
-            let cause = format!("inspection recorded ({date}, {outcome})");
-            let classified = reclassify_in(
-                &db,
-                &self.policy,
-                &BusinessFilter::One(id.clone()),
-                today,
-                &cause,
-                &at,
-            )?;
-            let class = classified.classes.keys().next().cloned();
-            let report = VisitReport {
-                inspection_id,
-                entity_id: id.to_string(),
-                outcome: outcome.as_str().to_owned(),
-                same_day: date == today,
-                closed_tasks: closed,
-                follow_up_task: follow_up,
-                class,
-            };
-            let body = serde_json::to_value(&report).unwrap_or_default();
-            db.audit(
-                &at,
-                &caller.username,
-                "visit recorded",
-                id.as_str(),
-                &serde_json::json!({ "after": &body, "visit": visit }),
-            )?;
-            if let (Some((key, _)), Some(hash)) = (idempotency, request_hash) {
-                db.store_response(
-                    caller.user_id,
-                    key,
-                    &StoredResponse {
-                        request_hash: hash,
-                        status: 201,
-                        body: body.to_string(),
-                    },
-                    &at,
+                    &serde_json::json!({ "after": &body, "visit": visit }),
                 )?;
-            }
-            Ok((201, body))
-        })
+                if let (Some((key, _)), Some(hash)) = (idempotency, request_hash) {
+                    db.store_response(
+                        caller.user_id,
+                        key,
+                        &StoredResponse {
+                            request_hash: hash,
+                            status: 201,
+                            body: body.to_string(),
+                        },
+                        &at,
+                    )?;
+                }
+                Ok(((201, body), Touched::Officers(touched)))
+            },
+        )
     }
 
     /// A stored visit in full.

@@ -38,7 +38,7 @@ impl Db<'_> {
                 "user '{username}' already exists"
             )));
         }
-        self.conn.execute(
+        self.exec(
             "INSERT INTO users (username, password_hash, role, officer_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![username, password_hash, role, officer_id, at],
         )?;
@@ -47,9 +47,7 @@ impl Db<'_> {
 
     /// A user and their password hash, by name.
     pub fn user_by_name(&self, username: &str) -> Result<Option<(UserRow, String)>> {
-        Ok(self
-            .conn
-            .query_row(
+        Ok(self.row(
                 "SELECT id, username, role, officer_id, disabled_at IS NOT NULL, password_hash FROM users WHERE username = ?1",
                 [username],
                 |r| {
@@ -69,9 +67,7 @@ impl Db<'_> {
     }
 
     pub fn users(&self) -> Result<Vec<UserRow>> {
-        Ok(self
-            .conn
-            .prepare("SELECT id, username, role, officer_id, disabled_at IS NOT NULL FROM users ORDER BY username")?
+        Ok(self.conn.prepare_cached("SELECT id, username, role, officer_id, disabled_at IS NOT NULL FROM users ORDER BY username")?
             .query_map([], |r| {
                 Ok(UserRow {
                     id: r.get(0)?,
@@ -91,7 +87,7 @@ impl Db<'_> {
         at: &str,
         expires_at: &str,
     ) -> Result<()> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
             params![token_hash, user_id, at, expires_at],
         )?;
@@ -101,8 +97,7 @@ impl Db<'_> {
     /// The user of a live session: not revoked, not expired at `now`, user not disabled.
     pub fn session_user(&self, token_hash: &str, now: &str) -> Result<Option<UserRow>> {
         Ok(self
-            .conn
-            .query_row(
+            .row(
                 "SELECT u.id, u.username, u.role, u.officer_id, u.disabled_at IS NOT NULL
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2
@@ -122,16 +117,14 @@ impl Db<'_> {
     }
 
     pub fn revoke_session(&self, token_hash: &str, at: &str) -> Result<bool> {
-        Ok(self.conn.execute(
+        Ok(self.exec(
             "UPDATE sessions SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL",
             params![token_hash, at],
         )? == 1)
     }
 
     pub fn stored_response(&self, user_id: i64, key: &str) -> Result<Option<StoredResponse>> {
-        Ok(self
-            .conn
-            .query_row(
+        Ok(self.row(
                 "SELECT request_hash, status, response FROM idempotency WHERE user_id = ?1 AND key = ?2",
                 params![user_id, key],
                 |r| {
@@ -152,7 +145,7 @@ impl Db<'_> {
         response: &StoredResponse,
         at: &str,
     ) -> Result<()> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO idempotency (user_id, key, request_hash, status, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![user_id, key, response.request_hash, response.status, response.body, at],
         )?;
@@ -162,7 +155,7 @@ impl Db<'_> {
     /// Whether an officer holds an open post in a grid (of any plan not retired) that
     /// contains the business's unit.
     pub fn officer_covers_entity(&self, officer_id: &str, entity_id: &str) -> Result<bool> {
-        Ok(self.conn.query_row(
+        Ok(self.row(
             "SELECT EXISTS (
                SELECT 1 FROM businesses b
                JOIN grid_units gu ON gu.region_code = b.region_code AND gu.unit_code = b.unit_code
@@ -177,9 +170,7 @@ impl Db<'_> {
 
     /// The grid codes where an officer holds an open post, per region.
     pub fn officer_grids(&self, officer_id: &str) -> Result<Vec<(String, String)>> {
-        Ok(self
-            .conn
-            .prepare(
+        Ok(self.conn.prepare_cached(
                 "SELECT DISTINCT g.region_code, g.code FROM posts p JOIN grids g ON g.id = p.grid_id
                  JOIN grid_plans gp ON gp.region_code = g.region_code AND gp.version = g.plan_version AND gp.status != 'retired'
                  WHERE p.officer_id = ?1 AND p.until IS NULL ORDER BY 1, 2",

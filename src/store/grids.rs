@@ -40,8 +40,7 @@ impl Db<'_> {
         at: &str,
     ) -> Result<i64> {
         let exists: Option<i64> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT 1 FROM regions WHERE code = ?1",
                 [region_code],
                 |r| r.get(0),
@@ -52,12 +51,12 @@ impl Db<'_> {
                 "region '{region_code}' (import it first)"
             )));
         }
-        let version: i64 = self.conn.query_row(
+        let version: i64 = self.row(
             "SELECT coalesce(max(version), 0) + 1 FROM grid_plans WHERE region_code = ?1",
             [region_code],
             |r| r.get(0),
         )?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO grid_plans (region_code, version, status, created_at, metrics) VALUES (?1, ?2, 'draft', ?3, ?4)",
             params![region_code, version, at, metrics.to_string()],
         )?;
@@ -92,8 +91,7 @@ impl Db<'_> {
     /// Approves a draft: it comes into force and the plan in force before it is retired.
     pub fn approve_plan(&self, region_code: &str, version: i64, by: &str, at: &str) -> Result<()> {
         let status: Option<String> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT status FROM grid_plans WHERE region_code = ?1 AND version = ?2",
                 params![region_code, version],
                 |r| r.get(0),
@@ -112,11 +110,11 @@ impl Db<'_> {
                 )));
             }
         }
-        self.conn.execute(
+        self.exec(
             "UPDATE grid_plans SET status = 'retired' WHERE region_code = ?1 AND status = 'approved'",
             [region_code],
         )?;
-        self.conn.execute(
+        self.exec(
             "UPDATE grid_plans SET status = 'approved', approved_at = ?3, approved_by = ?4 WHERE region_code = ?1 AND version = ?2",
             params![region_code, version, at, by],
         )?;
@@ -124,9 +122,7 @@ impl Db<'_> {
     }
 
     pub fn plans(&self, region_code: &str) -> Result<Vec<PlanRow>> {
-        let rows = self
-            .conn
-            .prepare(
+        let rows = self.conn.prepare_cached(
                 "SELECT p.region_code, p.version, p.status, p.created_at, p.approved_at, p.approved_by, p.metrics,
                         (SELECT count(*) FROM grids g WHERE g.region_code = p.region_code AND g.plan_version = p.version)
                  FROM grid_plans p WHERE p.region_code = ?1 ORDER BY p.version",
@@ -153,8 +149,7 @@ impl Db<'_> {
     /// A region's outline as a GeoJSON Feature (`code`, `name` and stored properties).
     pub fn region_feature(&self, region_code: &str) -> Result<serde_json::Value> {
         let row: Option<(String, String, String, f64)> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT name, geometry, properties, area_m2 FROM regions WHERE code = ?1",
                 [region_code],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -177,9 +172,7 @@ impl Db<'_> {
 
     /// A region's markets (units of kind `market`, or flagged dedicated): code → name.
     pub fn markets(&self, region_code: &str) -> Result<std::collections::HashMap<String, String>> {
-        Ok(self
-            .conn
-            .prepare(
+        Ok(self.conn.prepare_cached(
                 "SELECT code, name FROM units WHERE region_code = ?1 AND (kind = 'market' OR dedicated) ORDER BY code",
             )?
             .query_map([region_code], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -189,7 +182,7 @@ impl Db<'_> {
     /// A region's units as a GeoJSON FeatureCollection in the import format.
     pub fn units_geojson(&self, region_code: &str) -> Result<serde_json::Value> {
         let mut features = Vec::new();
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT code, name, kind, parent, dedicated, geometry, area_m2 FROM units WHERE region_code = ?1 ORDER BY code",
         )?;
         let mut rows = stmt.query([region_code])?;
@@ -218,7 +211,7 @@ impl Db<'_> {
         region_code: &str,
     ) -> Result<std::collections::HashMap<String, [usize; 4]>> {
         let mut out: std::collections::HashMap<String, [usize; 4]> = Default::default();
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT unit_code, class, count(*) FROM businesses WHERE region_code = ?1 AND unit_code IS NOT NULL GROUP BY 1, 2",
         )?;
         let mut rows = stmt.query([region_code])?;
@@ -243,7 +236,7 @@ impl Db<'_> {
             .plan_grid_units(region_code, version)?
             .into_iter()
             .collect();
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT g.code, g.name, g.workload, g.geometry,
                     (SELECT officer_id FROM posts WHERE grid_id = g.id AND post = 'A' AND until IS NULL),
                     (SELECT group_concat(officer_id) FROM posts WHERE grid_id = g.id AND post = 'B' AND until IS NULL)
@@ -283,16 +276,13 @@ impl Db<'_> {
 
     /// The status of a plan.
     pub fn plan_status(&self, region_code: &str, version: i64) -> Result<String> {
-        self.conn
-            .query_row(
-                "SELECT status FROM grid_plans WHERE region_code = ?1 AND version = ?2",
-                params![region_code, version],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("plan {version} of region '{region_code}'"))
-            })
+        self.row(
+            "SELECT status FROM grid_plans WHERE region_code = ?1 AND version = ?2",
+            params![region_code, version],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("plan {version} of region '{region_code}'")))
     }
 
     /// Moves a unit to another grid of a draft plan, with the two grids' new workloads and
@@ -307,15 +297,14 @@ impl Db<'_> {
         grids: [(&str, f64, &str); 2],
     ) -> Result<()> {
         let target: i64 = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT id FROM grids WHERE region_code = ?1 AND plan_version = ?2 AND code = ?3",
                 params![region_code, version, to_grid],
                 |r| r.get(0),
             )
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("grid '{to_grid}'")))?;
-        let n = self.conn.execute(
+        let n = self.exec(
             "UPDATE grid_units SET grid_id = ?4 WHERE unit_code = ?3 AND region_code = ?1
                AND grid_id IN (SELECT id FROM grids WHERE region_code = ?1 AND plan_version = ?2)",
             params![region_code, version, unit, target],
@@ -326,7 +315,7 @@ impl Db<'_> {
             )));
         }
         for (code, workload, geometry) in grids {
-            self.conn.execute(
+            self.exec(
                 "UPDATE grids SET workload = ?4, geometry = ?5 WHERE region_code = ?1 AND plan_version = ?2 AND code = ?3",
                 params![region_code, version, code, workload, geometry],
             )?;
@@ -337,7 +326,7 @@ impl Db<'_> {
     /// Marks an approved plan published (shown to officers); returns whether it changed.
     pub fn publish_plan(&self, region_code: &str, version: i64, at: &str) -> Result<bool> {
         match self.plan_status(region_code, version)?.as_str() {
-            "approved" => Ok(self.conn.execute(
+            "approved" => Ok(self.exec(
                 "UPDATE grid_plans SET published_at = ?3 WHERE region_code = ?1 AND version = ?2 AND published_at IS NULL",
                 params![region_code, version, at],
             )? == 1),

@@ -413,4 +413,15 @@ CREATE INDEX tasks_entity_open ON tasks(entity_id, due_by, kind, period_start, d
     WHERE status = 'open';
 "#,
     },
+    Migration {
+        version: 9,
+        name: "the officers of a business's open tasks in its index",
+        sql: r#"
+-- Recording a visit also names the officers whose due lists it changes (those of the
+-- business's open tasks): read from the same index.
+DROP INDEX tasks_entity_open;
+CREATE INDEX tasks_entity_open ON tasks(entity_id, due_by, kind, period_start, due_on, officer_id, partner_id)
+    WHERE status = 'open';
+"#,
+    },
 ];

@@ -43,6 +43,8 @@ pub enum StoreError {
     TooNew { found: u32, known: u32 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the write was not committed: {0}")]
+    NotCommitted(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -66,7 +68,14 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;",
     )?;
-    // Connections live in a pool: keep the statements a request runs prepared.
+    // Connections live in a pool: keep the statements a request runs prepared. Without the
+    // query planner stability guarantee SQLite marks a join's statement to be planned again
+    // whenever its parameters are bound anew (to look at their values), so every statement
+    // with a join would be parsed again on each use, cached or not.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(())
 }
@@ -107,7 +116,15 @@ impl Store {
             });
         }
         for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
-            let tx = self.conn.transaction()?;
+            // Another connection may be migrating the same file: take the write lock, then
+            // look again.
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let now: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if now >= migration.version {
+                continue;
+            }
             tx.execute_batch(migration.sql)?;
             tx.pragma_update(None, "user_version", migration.version)?;
             tx.commit()?;
@@ -183,6 +200,75 @@ impl Store {
         Ok(value)
     }
 
+    /// Opens a write transaction on this connection, taking SQLite's write lock now.
+    pub fn begin_immediate(&self) -> Result<()> {
+        Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?)
+    }
+
+    /// Commits the open transaction.
+    pub fn commit(&self) -> Result<()> {
+        Ok(self.conn.execute_batch("COMMIT")?)
+    }
+
+    /// Rolls the open transaction back.
+    pub fn rollback(&self) -> Result<()> {
+        Ok(self.conn.execute_batch("ROLLBACK")?)
+    }
+
+    /// No transaction is open (SQLite rolls one back by itself after some errors).
+    pub fn autocommit(&self) -> bool {
+        self.conn.is_autocommit()
+    }
+
+    /// Runs `work` in a savepoint of the open transaction: released when it returns `Ok`,
+    /// rolled back to when it returns `Err` or panics (the panic is handed back, not
+    /// resumed, so the caller can settle the transaction first).
+    pub fn in_savepoint<T, E: From<StoreError>>(
+        &mut self,
+        work: impl FnOnce(Db<'_>) -> std::result::Result<T, E>,
+    ) -> std::thread::Result<std::result::Result<T, E>> {
+        let step = |sql: &str| -> Result<()> {
+            self.conn.prepare_cached(sql)?.execute([])?;
+            Ok(())
+        };
+        if let Err(e) = step("SAVEPOINT member") {
+            return Ok(Err(e.into()));
+        }
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            work(Db { conn: &self.conn })
+        }));
+        if self.conn.is_autocommit() {
+            // The transaction is gone with the savepoint; the caller sees it.
+            return out;
+        }
+        if matches!(out, Ok(Ok(_))) {
+            if let Err(e) = step("RELEASE member") {
+                return Ok(Err(e.into()));
+            }
+        } else if step("ROLLBACK TO member")
+            .and_then(|()| step("RELEASE member"))
+            .is_err()
+        {
+            // Cannot return to the savepoint: give the whole transaction up.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        out
+    }
+
+    /// `PRAGMA data_version`: changes when another connection commits.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    /// Sets this connection's page cache to `kib` KiB.
+    pub fn set_cache_kib(&self, kib: i64) -> Result<()> {
+        Ok(self
+            .conn
+            .execute_batch(&format!("PRAGMA cache_size = -{kib}"))?)
+    }
+
     /// The last time a job ran for a schedule slot.
     pub fn last_job_run(&self, job: &str) -> Result<Option<String>> {
         Ok(self
@@ -234,6 +320,21 @@ impl std::fmt::Debug for Db<'_> {
 }
 
 impl Db<'_> {
+    /// Runs one statement, prepared once per connection (the statement cache).
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
+    }
+
+    /// Reads one row, the statement prepared once per connection.
+    fn row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(params, f)
+    }
+
     /// Appends to the audit log.
     pub fn audit(
         &self,
@@ -243,10 +344,32 @@ impl Db<'_> {
         subject: &str,
         detail: &serde_json::Value,
     ) -> Result<()> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
             rusqlite::params![at, actor, action, subject, detail.to_string()],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_join_is_not_planned_again_on_each_use() {
+        let store = Store::open_in_memory().unwrap();
+        let sql = "SELECT count(*) FROM tasks t JOIN businesses b ON b.id = t.entity_id
+                   WHERE t.officer_id = ?1 AND b.class = ?2";
+        for officer in ["O1", "O2", "O3"] {
+            let mut stmt = store.conn.prepare_cached(sql).unwrap();
+            let n: i64 = stmt.query_row([officer, "A"], |r| r.get(0)).unwrap();
+            assert_eq!(n, 0);
+            assert_eq!(
+                stmt.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "the statement was parsed again"
+            );
+        }
     }
 }

@@ -10,8 +10,7 @@ impl Db<'_> {
     /// The plan posts are given for: the approved one, else the newest draft.
     pub fn plan_in_force(&self, region_code: &str) -> Result<Option<i64>> {
         Ok(self
-            .conn
-            .query_row(
+            .row(
                 "SELECT version FROM grid_plans WHERE region_code = ?1 AND status != 'retired'
                  ORDER BY status = 'approved' DESC, version DESC LIMIT 1",
                 [region_code],
@@ -27,7 +26,7 @@ impl Db<'_> {
         version: i64,
     ) -> Result<Vec<(String, Vec<String>)>> {
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT g.code, u.unit_code FROM grids g JOIN grid_units u ON u.grid_id = g.id
              WHERE g.region_code = ?1 AND g.plan_version = ?2 ORDER BY g.code, u.unit_code",
         )?;
@@ -48,9 +47,7 @@ impl Db<'_> {
         region_code: &str,
         version: i64,
     ) -> Result<Vec<(String, String, NaiveDate)>> {
-        let rows = self
-            .conn
-            .prepare(
+        let rows = self.conn.prepare_cached(
                 "SELECT g.code, p.officer_id, p.since FROM posts p JOIN grids g ON g.id = p.grid_id
                  WHERE g.region_code = ?1 AND g.plan_version = ?2 AND p.post = 'A' AND p.until IS NULL",
             )?
@@ -80,14 +77,14 @@ impl Db<'_> {
         officer_id: Option<&str>,
         on: NaiveDate,
     ) -> Result<bool> {
-        let grid_id: i64 = self.conn.query_row(
+        let grid_id: i64 = self.row(
             "SELECT id FROM grids WHERE region_code = ?1 AND plan_version = ?2 AND code = ?3",
             params![region_code, version, grid_code],
             |r| r.get(0),
         )?;
         let holders: Vec<String> = self
             .conn
-            .prepare(
+            .prepare_cached(
                 "SELECT officer_id FROM posts WHERE grid_id = ?1 AND post = ?2 AND until IS NULL",
             )?
             .query_map(params![grid_id, post], |r| r.get(0))?
@@ -97,12 +94,12 @@ impl Db<'_> {
         {
             return Ok(false);
         }
-        self.conn.execute(
+        self.exec(
             "UPDATE posts SET until = ?3 WHERE grid_id = ?1 AND post = ?2 AND until IS NULL",
             params![grid_id, post, on.to_string()],
         )?;
         if let Some(o) = officer_id {
-            self.conn.execute(
+            self.exec(
                 "INSERT INTO posts (grid_id, officer_id, post, since) VALUES (?1, ?2, ?3, ?4)",
                 params![grid_id, o, post, on.to_string()],
             )?;

@@ -43,7 +43,7 @@ impl Db<'_> {
             Crs::Wgs84 => "wgs84",
             Crs::Gcj02 => "gcj02",
         };
-        self.conn.execute(
+        self.exec(
             "INSERT INTO regions (code, name, geometry, area_m2, source_crs, properties, imported_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (code) DO UPDATE SET name = excluded.name, geometry = excluded.geometry,
@@ -54,12 +54,12 @@ impl Db<'_> {
         let codes: Vec<&str> = region.units.iter().map(|u| u.code.as_str()).collect();
         let codes_json =
             serde_json::to_string(&codes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.conn.execute(
+        self.exec(
             "UPDATE businesses SET unit_code = NULL WHERE region_code = ?1
                AND unit_code NOT IN (SELECT value FROM json_each(?2))",
             params![j.code, codes_json],
         )?;
-        let removed = self.conn.execute(
+        let removed = self.exec(
             "DELETE FROM units WHERE region_code = ?1 AND code NOT IN (SELECT value FROM json_each(?2))
                AND NOT EXISTS (SELECT 1 FROM grid_units g WHERE g.region_code = units.region_code AND g.unit_code = units.code)",
             params![j.code, codes_json],

@@ -400,8 +400,7 @@ impl Db<'_> {
 
     pub fn entity_exists(&self, id: &EntityId) -> Result<bool> {
         Ok(self
-            .conn
-            .query_row(
+            .row(
                 "SELECT 1 FROM businesses WHERE id = ?1",
                 [id.as_str()],
                 |_| Ok(()),
@@ -420,7 +419,7 @@ impl Db<'_> {
 
     pub fn insert_violation(&self, id: &EntityId, v: &Violation, by: &str, at: &str) -> Result<()> {
         self.require_entity(id)?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO violations (entity_id, date, severity, suspended, revoked, note, source, recorded_by, recorded_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'app', ?7, ?8)",
             params![id.as_str(), v.date.to_string(), v.severity.as_str(), v.suspended, v.revoked, v.note, by, at],
@@ -430,7 +429,7 @@ impl Db<'_> {
 
     pub fn insert_complaint(&self, id: &EntityId, c: &Complaint, by: &str, at: &str) -> Result<()> {
         self.require_entity(id)?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO complaints (entity_id, date, channel, substantiated, source, recorded_by, recorded_at)
              VALUES (?1, ?2, ?3, ?4, 'app', ?5, ?6)",
             params![id.as_str(), c.date.to_string(), c.channel, c.substantiated, by, at],
@@ -446,7 +445,7 @@ impl Db<'_> {
         at: &str,
     ) -> Result<()> {
         self.require_entity(id)?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO annual_reports (entity_id, year, result, source, recorded_by, recorded_at)
              VALUES (?1, ?2, ?3, 'app', ?4, ?5)
              ON CONFLICT (entity_id, year) DO UPDATE SET result = excluded.result, source = 'app',
@@ -464,7 +463,7 @@ impl Db<'_> {
         at: &str,
     ) -> Result<i64> {
         self.require_entity(id)?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO inspections (entity_id, date, officer_id, kind, outcome, source, recorded_by, recorded_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'app', ?6, ?7)",
             params![id.as_str(), i.date.to_string(), i.officer_id, i.kind.as_str(), i.outcome.as_str(), by, at],
@@ -474,15 +473,14 @@ impl Db<'_> {
 
     pub fn set_licence(&self, id: &EntityId, licence: Licence) -> Result<Licence> {
         let old: Option<String> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT licence FROM businesses WHERE id = ?1",
                 [id.as_str()],
                 |r| r.get(0),
             )
             .optional()?;
         let old = old.ok_or_else(|| StoreError::NotFound(format!("business '{id}'")))?;
-        self.conn.execute(
+        self.exec(
             "UPDATE businesses SET licence = ?2 WHERE id = ?1",
             params![id.as_str(), licence.as_str()],
         )?;
@@ -502,11 +500,11 @@ impl Db<'_> {
         expires_on: NaiveDate,
     ) -> Result<i64> {
         self.require_entity(id)?;
-        self.conn.execute(
+        self.exec(
             "UPDATE class_overrides SET lifted_at = ?2, lifted_by = ?3 WHERE entity_id = ?1 AND lifted_at IS NULL",
             params![id.as_str(), at, by],
         )?;
-        self.conn.execute(
+        self.exec(
             "INSERT INTO class_overrides (entity_id, class, reason, set_by, set_at, starts_on, expires_on)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![id.as_str(), class.as_str(), reason, by, at, starts_on.to_string(), expires_on.to_string()],
@@ -517,8 +515,7 @@ impl Db<'_> {
     /// The override in force on `today`, if any.
     pub fn active_override(&self, id: &EntityId, today: NaiveDate) -> Result<Option<OverrideRow>> {
         Ok(self
-            .conn
-            .query_row(
+            .row(
                 "SELECT * FROM class_overrides WHERE entity_id = ?1 AND lifted_at IS NULL
                    AND starts_on <= ?2 AND expires_on >= ?2 ORDER BY id DESC LIMIT 1",
                 params![id.as_str(), today.to_string()],
@@ -528,16 +525,14 @@ impl Db<'_> {
     }
 
     pub fn lift_override(&self, id: &EntityId, by: &str, at: &str) -> Result<Option<OverrideRow>> {
-        let row = self
-            .conn
-            .query_row(
+        let row = self.row(
                 "SELECT * FROM class_overrides WHERE entity_id = ?1 AND lifted_at IS NULL ORDER BY id DESC LIMIT 1",
                 [id.as_str()],
                 override_from_row,
             )
             .optional()?;
         if let Some(r) = &row {
-            self.conn.execute(
+            self.exec(
                 "UPDATE class_overrides SET lifted_at = ?2, lifted_by = ?3 WHERE id = ?1",
                 params![r.id, at, by],
             )?;
@@ -547,13 +542,11 @@ impl Db<'_> {
 
     /// Marks overrides that expired before `today` as lapsed, and returns them (for the audit).
     pub fn lapse_overrides(&self, today: NaiveDate, at: &str) -> Result<Vec<OverrideRow>> {
-        let lapsed: Vec<OverrideRow> = self
-            .conn
-            .prepare("SELECT * FROM class_overrides WHERE lifted_at IS NULL AND expires_on < ?1 ORDER BY id")?
+        let lapsed: Vec<OverrideRow> = self.conn.prepare_cached("SELECT * FROM class_overrides WHERE lifted_at IS NULL AND expires_on < ?1 ORDER BY id")?
             .query_map([today.to_string()], override_from_row)?
             .collect::<rusqlite::Result<_>>()?;
         for r in &lapsed {
-            self.conn.execute(
+            self.exec(
                 "UPDATE class_overrides SET lifted_at = ?2, lifted_by = 'expiry' WHERE id = ?1",
                 params![r.id, at],
             )?;
@@ -562,9 +555,7 @@ impl Db<'_> {
     }
 
     pub fn class_history(&self, id: &EntityId) -> Result<Vec<HistoryRow>> {
-        let rows = self
-            .conn
-            .prepare("SELECT at, as_of, from_class, to_class, reasons, cause FROM class_history WHERE entity_id = ?1 ORDER BY id")?
+        let rows = self.conn.prepare_cached("SELECT at, as_of, from_class, to_class, reasons, cause FROM class_history WHERE entity_id = ?1 ORDER BY id")?
             .query_map([id.as_str()], |r| {
                 let reasons: String = r.get(4)?;
                 Ok(HistoryRow {
@@ -603,7 +594,7 @@ impl Db<'_> {
     pub fn summary(&self, today: NaiveDate) -> Result<Summary> {
         let mut regions: Vec<RegionSummary> = self
             .conn
-            .prepare("SELECT code, name, area_m2 FROM regions ORDER BY code")?
+            .prepare_cached("SELECT code, name, area_m2 FROM regions ORDER BY code")?
             .query_map([], |r| {
                 Ok(RegionSummary {
                     code: r.get(0)?,
@@ -615,15 +606,14 @@ impl Db<'_> {
             .collect::<rusqlite::Result<_>>()?;
         for region in &mut regions {
             let code = region.code.as_str();
-            let count =
-                |sql: &str| -> Result<i64> { Ok(self.conn.query_row(sql, [code], |r| r.get(0))?) };
+            let count = |sql: &str| -> Result<i64> { Ok(self.row(sql, [code], |r| r.get(0))?) };
             region.units = count("SELECT count(*) FROM units WHERE region_code = ?1")?;
             region.businesses = count("SELECT count(*) FROM businesses WHERE region_code = ?1")?;
             region.unlocated = count(
                 "SELECT count(*) FROM businesses WHERE region_code = ?1 AND unit_code IS NULL",
             )?;
             region.officers = count("SELECT count(*) FROM officers WHERE region_code = ?1")?;
-            let mut stmt = self.conn.prepare(
+            let mut stmt = self.conn.prepare_cached(
                 "SELECT class, count(*) FROM businesses WHERE region_code = ?1 GROUP BY class",
             )?;
             let mut rows = stmt.query([code])?;
@@ -638,7 +628,7 @@ impl Db<'_> {
                     _ => region.classes.unclassified += n,
                 }
             }
-            region.active_overrides = self.conn.query_row(
+            region.active_overrides = self.row(
                 "SELECT count(*) FROM class_overrides o JOIN businesses b ON b.id = o.entity_id
                  WHERE b.region_code = ?1 AND o.lifted_at IS NULL AND o.starts_on <= ?2 AND o.expires_on >= ?2",
                 params![code, today.to_string()],
@@ -650,9 +640,7 @@ impl Db<'_> {
 
     /// Ids of the businesses of a region that no unit holds.
     pub fn unlocated(&self, region_code: &str) -> Result<Vec<String>> {
-        Ok(self
-            .conn
-            .prepare("SELECT id FROM businesses WHERE region_code = ?1 AND unit_code IS NULL ORDER BY id")?
+        Ok(self.conn.prepare_cached("SELECT id FROM businesses WHERE region_code = ?1 AND unit_code IS NULL ORDER BY id")?
             .query_map([region_code], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?)
     }
@@ -692,7 +680,7 @@ impl Db<'_> {
         today: NaiveDate,
         limit: usize,
     ) -> Result<Vec<BusinessLine>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT b.id, b.name, b.industry, b.unit_code, b.class, o.class, b.class_changes_on
              FROM businesses b
              LEFT JOIN class_overrides o ON o.entity_id = b.id AND o.lifted_at IS NULL AND o.starts_on <= ?3 AND o.expires_on >= ?3
@@ -744,7 +732,7 @@ impl Db<'_> {
                 .replace('_', "\\_");
             format!("%{escaped}%")
         });
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT b.id, b.name, b.industry, b.unit_code, b.class, o.class, b.class_changes_on
              FROM businesses b
              LEFT JOIN class_overrides o ON o.entity_id = b.id AND o.lifted_at IS NULL AND o.starts_on <= ?3 AND o.expires_on >= ?3

@@ -78,9 +78,7 @@ impl Db<'_> {
                 industry,
             });
         }
-        let inspected: HashSet<String> = self
-            .conn
-            .prepare(
+        let inspected: HashSet<String> = self.conn.prepare_cached(
                 "SELECT DISTINCT i.entity_id FROM inspections i JOIN businesses b ON b.id = i.entity_id
                  WHERE b.region_code = ?1",
             )?
@@ -91,7 +89,7 @@ impl Db<'_> {
             .iter()
             .map(|p| inspected.contains(&p.entity_id))
             .collect();
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT t.entity_id, t.kind, t.due_by, i.date, b.class
              FROM tasks t JOIN businesses b ON b.id = t.entity_id
              LEFT JOIN inspections i ON i.id = t.inspection_id
@@ -113,7 +111,7 @@ impl Db<'_> {
             });
         }
         drop(rows);
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT i.entity_id, i.same_day, i.outcome, i.date FROM inspections i JOIN businesses b ON b.id = i.entity_id
              WHERE b.region_code = ?1 AND i.date BETWEEN ?2 AND ?3",
         )?;
@@ -144,7 +142,7 @@ impl Db<'_> {
         let strings = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<Vec<String>> {
             Ok(self
                 .conn
-                .prepare(sql)?
+                .prepare_cached(sql)?
                 .query_map(p, |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?)
         };
@@ -185,7 +183,7 @@ impl Db<'_> {
                 &[&region],
             )?;
         }
-        c.has_chief = self.conn.query_row(
+        c.has_chief = self.row(
             "SELECT EXISTS (SELECT 1 FROM officers WHERE region_code = ?1 AND role = 'chief')",
             [region],
             |r| r.get(0),
@@ -212,7 +210,7 @@ impl Db<'_> {
         by: &str,
         at: &str,
     ) -> Result<i64> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO vetoes (region_code, subject, year, reason, set_by, set_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![region, subject, year, reason, by, at],
         )?;
@@ -222,7 +220,7 @@ impl Db<'_> {
     /// Vetoes of a region's year: subject → reasons.
     pub fn vetoes(&self, region: &str, year: i32) -> Result<HashMap<String, Vec<String>>> {
         let mut out: HashMap<String, Vec<String>> = HashMap::new();
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT subject, reason FROM vetoes WHERE region_code = ?1 AND year = ?2 ORDER BY id",
         )?;
         let mut rows = stmt.query(params![region, year])?;

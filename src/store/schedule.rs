@@ -62,8 +62,7 @@ fn date(text: &str) -> Result<NaiveDate> {
 impl Db<'_> {
     /// Replaces a region's areas with those of plan `version`'s assignment run.
     pub fn replace_areas(&self, region_code: &str, version: i64, areas: &[AreaRow]) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM areas WHERE region_code = ?1", [region_code])?;
+        self.exec("DELETE FROM areas WHERE region_code = ?1", [region_code])?;
         let mut area = self.conn.prepare_cached(
             "INSERT INTO areas (region_code, code, name, deputy_officer_id) VALUES (?1, ?2, ?3, ?4)",
         )?;
@@ -84,7 +83,7 @@ impl Db<'_> {
     /// A region's areas with their deputies and grids.
     pub fn areas(&self, region_code: &str) -> Result<Vec<AreaRow>> {
         let mut out: Vec<AreaRow> = Vec::new();
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT a.code, a.name, a.deputy_officer_id, g.code FROM areas a
              LEFT JOIN area_grids ag ON ag.area_id = a.id LEFT JOIN grids g ON g.id = ag.grid_id
              WHERE a.region_code = ?1 ORDER BY a.code, g.code",
@@ -115,9 +114,7 @@ impl Db<'_> {
         version: i64,
         post: &str,
     ) -> Result<HashMap<String, String>> {
-        Ok(self
-            .conn
-            .prepare(
+        Ok(self.conn.prepare_cached(
                 "SELECT g.code, p.officer_id FROM posts p JOIN grids g ON g.id = p.grid_id
                  WHERE g.region_code = ?1 AND g.plan_version = ?2 AND p.post = ?3 AND p.until IS NULL",
             )?
@@ -129,7 +126,7 @@ impl Db<'_> {
 
     /// Open tasks of a region's businesses whose deadline is on or after `from`.
     pub fn live_open_tasks(&self, region_code: &str, from: NaiveDate) -> Result<Vec<OpenTask>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT t.id, t.entity_id, t.kind, g.code, t.officer_id, t.partner_id, t.due_on, t.due_by
              FROM tasks t JOIN businesses b ON b.id = t.entity_id LEFT JOIN grids g ON g.id = t.grid_id
              WHERE t.status = 'open' AND t.due_by >= ?2 AND b.region_code = ?1
@@ -174,7 +171,7 @@ impl Db<'_> {
         officer_id: &str,
         partner_id: Option<&str>,
     ) -> Result<()> {
-        self.conn.execute(
+        self.exec(
             "UPDATE tasks SET officer_id = ?2, partner_id = ?3,
                grid_id = (SELECT id FROM grids WHERE region_code = ?4 AND plan_version = ?5 AND code = ?6)
              WHERE id = ?1 AND status = 'open'",
@@ -193,7 +190,9 @@ impl Db<'_> {
     ) -> Result<usize> {
         let grids: HashMap<String, i64> = self
             .conn
-            .prepare("SELECT code, id FROM grids WHERE region_code = ?1 AND plan_version = ?2")?
+            .prepare_cached(
+                "SELECT code, id FROM grids WHERE region_code = ?1 AND plan_version = ?2",
+            )?
             .query_map(params![region_code, version], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?
@@ -226,7 +225,7 @@ impl Db<'_> {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<HashMap<(String, NaiveDate), u32>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT t.officer_id, t.due_on, count(*) FROM tasks t JOIN businesses b ON b.id = t.entity_id
              WHERE t.status = 'open' AND t.officer_id IS NOT NULL AND t.due_on BETWEEN ?2 AND ?3
                AND b.region_code = ?1
@@ -246,7 +245,7 @@ impl Db<'_> {
     /// escalated to the deputy of its grid's area (or the station chief when the grid has no
     /// area deputy). Returns what it escalated; a second run the same day escalates nothing.
     pub fn escalate_overdue(&self, cutoff: NaiveDate, at: &str) -> Result<Vec<Escalation>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT t.id, t.entity_id, g.code, t.officer_id, t.due_by,
                     coalesce(
                       (SELECT a.deputy_officer_id FROM area_grids ag JOIN areas a ON a.id = ag.area_id
@@ -274,7 +273,7 @@ impl Db<'_> {
 
     /// Open tasks escalated to an officer (a deputy's list of what is late in their area).
     pub fn escalated_to(&self, officer_id: &str) -> Result<Vec<Escalation>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT t.id, t.entity_id, g.code, t.officer_id, t.due_by, t.escalated_to
              FROM tasks t LEFT JOIN grids g ON g.id = t.grid_id
              WHERE t.status = 'open' AND t.escalated_to = ?1 ORDER BY t.due_by, t.id",
@@ -297,7 +296,7 @@ impl Db<'_> {
         at: &str,
         body: &serde_json::Value,
     ) -> Result<bool> {
-        let n = self.conn.execute(
+        let n = self.exec(
             "INSERT INTO snapshots (kind, region_code, period_start, period_end, taken_at, body)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
             params![
@@ -319,9 +318,7 @@ impl Db<'_> {
         region_code: &str,
         period_start: NaiveDate,
     ) -> Result<Option<serde_json::Value>> {
-        let text: Option<String> = self
-            .conn
-            .query_row(
+        let text: Option<String> = self.row(
                 "SELECT body FROM snapshots WHERE kind = ?1 AND region_code = ?2 AND period_start = ?3",
                 params![kind, region_code, period_start.to_string()],
                 |r| r.get(0),
@@ -337,9 +334,7 @@ impl Db<'_> {
         kind: &str,
         region_code: &str,
     ) -> Result<Option<(NaiveDate, NaiveDate, serde_json::Value)>> {
-        let row: Option<(String, String, String)> = self
-            .conn
-            .query_row(
+        let row: Option<(String, String, String)> = self.row(
                 "SELECT period_start, period_end, body FROM snapshots WHERE kind = ?1 AND region_code = ?2 ORDER BY period_start DESC LIMIT 1",
                 params![kind, region_code],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -360,7 +355,7 @@ impl Db<'_> {
     pub fn region_codes(&self) -> Result<Vec<String>> {
         Ok(self
             .conn
-            .prepare("SELECT code FROM regions ORDER BY code")?
+            .prepare_cached("SELECT code FROM regions ORDER BY code")?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?)
     }
@@ -375,7 +370,7 @@ impl Db<'_> {
         finished_at: &str,
         summary: &serde_json::Value,
     ) -> Result<()> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO job_runs (job, scheduled_for, started_at, finished_at, summary) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (job, scheduled_for) DO UPDATE SET started_at = excluded.started_at,
                finished_at = excluded.finished_at, summary = excluded.summary",
@@ -426,13 +421,11 @@ impl Db<'_> {
     ) -> Result<PeriodStats> {
         let (f, t) = (from.to_string(), to.to_string());
         let count = |sql: &str| -> Result<usize> {
-            let n: i64 = self
-                .conn
-                .query_row(sql, params![region_code, f, t], |r| r.get(0))?;
+            let n: i64 = self.row(sql, params![region_code, f, t], |r| r.get(0))?;
             Ok(usize::try_from(n).unwrap_or(0))
         };
         let mut classes = [0usize; 5];
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT class, count(*) FROM businesses WHERE region_code = ?1 GROUP BY class",
         )?;
         let mut rows = stmt.query([region_code])?;
@@ -450,7 +443,7 @@ impl Db<'_> {
         }
         drop(rows);
         let mut grids: Vec<GridStats> = Vec::new();
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT coalesce(g.code, ''), count(*),
                     sum(t.status = 'done'),
                     sum(t.status = 'done' AND i.date <= t.due_by),
@@ -516,7 +509,7 @@ impl Db<'_> {
         region_code: &str,
         day: NaiveDate,
     ) -> Result<HashMap<String, (String, NaiveDate)>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT o.entity_id, o.class, o.expires_on FROM class_overrides o
              JOIN businesses b ON b.id = o.entity_id
              WHERE b.region_code = ?1 AND o.lifted_at IS NULL AND o.starts_on <= ?2 AND o.expires_on >= ?2

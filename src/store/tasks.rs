@@ -84,7 +84,7 @@ impl Db<'_> {
         tasks: &[NewTask],
         at: &str,
     ) -> Result<usize> {
-        self.conn.execute(
+        self.exec(
             "DELETE FROM tasks WHERE kind = 'routine' AND status = 'open' AND due_on BETWEEN ?2 AND ?3
                AND entity_id IN (SELECT id FROM businesses WHERE region_code = ?1)",
             params![region_code, from.to_string(), to.to_string()],
@@ -100,9 +100,7 @@ impl Db<'_> {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<TaskRow>> {
-        let rows = self
-            .conn
-            .prepare(&format!(
+        let rows = self.conn.prepare_cached(&format!(
                 "SELECT {TASK_COLUMNS}
                  FROM tasks t JOIN businesses b ON b.id = t.entity_id LEFT JOIN grids g ON g.id = t.grid_id
                  WHERE t.id IN (
@@ -122,9 +120,7 @@ impl Db<'_> {
 
     /// Every task of a business, any status, by due day.
     pub fn tasks_for_entity(&self, entity_id: &str) -> Result<Vec<TaskRow>> {
-        Ok(self
-            .conn
-            .prepare(&format!(
+        Ok(self.conn.prepare_cached(&format!(
                 "SELECT {TASK_COLUMNS}
                  FROM tasks t JOIN businesses b ON b.id = t.entity_id LEFT JOIN grids g ON g.id = t.grid_id
                  WHERE t.entity_id = ?1 ORDER BY t.due_on, t.id"

@@ -55,7 +55,7 @@ pub struct CampaignRow {
 impl Db<'_> {
     /// Writes a visit's inspection row; returns its id.
     pub fn insert_visit(&self, v: &NewVisit<'_>, at: &str) -> Result<i64> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO inspections (entity_id, date, officer_id, kind, outcome, source, recorded_by, recorded_at,
                                       partner_id, visited_at, same_day, checklist, findings, rectification, warning)
              VALUES (?1, ?2, ?3, ?4, ?5, 'app', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
@@ -81,9 +81,7 @@ impl Db<'_> {
 
     /// A stored inspection as JSON (the full record of a visit).
     pub fn visit(&self, id: i64) -> Result<serde_json::Value> {
-        let row = self
-            .conn
-            .query_row(
+        let row = self.row(
                 "SELECT entity_id, date, officer_id, partner_id, kind, outcome, visited_at, same_day,
                         checklist, findings, rectification, warning, recorded_by, recorded_at
                  FROM inspections WHERE id = ?1",
@@ -116,9 +114,7 @@ impl Db<'_> {
             )
             .optional()?;
         let mut row = row.ok_or_else(|| StoreError::NotFound(format!("inspection {id}")))?;
-        let photos: Vec<serde_json::Value> = self
-            .conn
-            .prepare("SELECT sha256, name FROM inspection_photos WHERE inspection_id = ?1 ORDER BY name")?
+        let photos: Vec<serde_json::Value> = self.conn.prepare_cached("SELECT sha256, name FROM inspection_photos WHERE inspection_id = ?1 ORDER BY name")?
             .query_map([id], |r| {
                 Ok(serde_json::json!({ "sha256": r.get::<_, String>(0)?, "name": r.get::<_, String>(1)? }))
             })?
@@ -135,7 +131,7 @@ impl Db<'_> {
         bytes: usize,
         at: &str,
     ) -> Result<()> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO photos (sha256, content_type, bytes, stored_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (sha256) DO NOTHING",
             params![sha256, content_type, bytes as i64, at],
@@ -144,7 +140,7 @@ impl Db<'_> {
     }
 
     pub fn link_photo(&self, inspection_id: i64, sha256: &str, name: &str) -> Result<()> {
-        let known: bool = self.conn.query_row(
+        let known: bool = self.row(
             "SELECT EXISTS (SELECT 1 FROM photos WHERE sha256 = ?1)",
             [sha256],
             |r| r.get(0),
@@ -152,7 +148,7 @@ impl Db<'_> {
         if !known {
             return Err(StoreError::NotFound(format!("photo {sha256}")));
         }
-        self.conn.execute(
+        self.exec(
             "INSERT INTO inspection_photos (inspection_id, sha256, name) VALUES (?1, ?2, ?3)",
             params![inspection_id, sha256, name],
         )?;
@@ -195,6 +191,23 @@ impl Db<'_> {
         Ok(tasks)
     }
 
+    /// The officers and partners of a business's open tasks: whose due lists show it.
+    pub fn officers_of_open_tasks(&self, entity_id: &str) -> Result<Vec<String>> {
+        let mut officers: Vec<String> = Vec::new();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT officer_id, partner_id FROM tasks INDEXED BY tasks_entity_open
+             WHERE entity_id = ?1 AND status = 'open'",
+        )?;
+        let mut rows = stmt.query([entity_id])?;
+        while let Some(r) = rows.next()? {
+            officers.extend(r.get::<_, Option<String>>(0)?);
+            officers.extend(r.get::<_, Option<String>>(1)?);
+        }
+        officers.sort_unstable();
+        officers.dedup();
+        Ok(officers)
+    }
+
     /// Marks open tasks done by an inspection.
     pub fn mark_done(&self, ids: &[i64], inspection_id: i64) -> Result<()> {
         let mut close = self.conn.prepare_cached(
@@ -220,9 +233,7 @@ impl Db<'_> {
         at: &str,
     ) -> Result<i64> {
         // The business's grid in the plan in force and that grid's post holders.
-        let placed: Option<(i64, Option<String>, Option<String>)> = self
-            .conn
-            .query_row(
+        let placed: Option<(i64, Option<String>, Option<String>)> = self.row(
                 "SELECT g.id,
                         (SELECT officer_id FROM posts WHERE grid_id = g.id AND post = 'A' AND until IS NULL),
                         (SELECT officer_id FROM posts WHERE grid_id = g.id AND post = 'B' AND until IS NULL ORDER BY id LIMIT 1)
@@ -251,7 +262,7 @@ impl Db<'_> {
             ExtraLink::Complaint(id) => (None, None, Some(id), None),
             ExtraLink::FollowUp(id) => (None, None, None, Some(id)),
         };
-        self.conn.execute(
+        self.exec(
             "INSERT INTO tasks (entity_id, grid_id, officer_id, partner_id, kind, period_start, due_on, due_by, status, created_at,
                                 campaign_id, draw_id, complaint_id, follows_inspection)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9, ?10, ?11, ?12, ?13)",
@@ -282,7 +293,7 @@ impl Db<'_> {
         window: (NaiveDate, NaiveDate),
         into_task: i64,
     ) -> Result<usize> {
-        let n = self.conn.execute(
+        let n = self.exec(
             "UPDATE tasks SET status = 'cancelled', follows_inspection = NULL
              WHERE entity_id = ?1 AND kind = 'routine' AND status = 'open' AND due_on BETWEEN ?2 AND ?3
                AND EXISTS (SELECT 1 FROM tasks WHERE id = ?4)",
@@ -307,7 +318,7 @@ impl Db<'_> {
         by: &str,
         at: &str,
     ) -> Result<i64> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO draws (region_code, seed, on_date, due_by, lines, created_by, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -325,9 +336,7 @@ impl Db<'_> {
 
     /// Entities of the inspections a photo belongs to.
     pub fn photo_entities(&self, sha256: &str) -> Result<Vec<String>> {
-        Ok(self
-            .conn
-            .prepare(
+        Ok(self.conn.prepare_cached(
                 "SELECT DISTINCT i.entity_id FROM inspection_photos p JOIN inspections i ON i.id = p.inspection_id
                  WHERE p.sha256 = ?1",
             )?
@@ -338,8 +347,7 @@ impl Db<'_> {
     /// A photo's content type, if stored.
     pub fn photo_type(&self, sha256: &str) -> Result<Option<String>> {
         Ok(self
-            .conn
-            .query_row(
+            .row(
                 "SELECT content_type FROM photos WHERE sha256 = ?1",
                 [sha256],
                 |r| r.get(0),
@@ -349,7 +357,7 @@ impl Db<'_> {
 
     /// The last complaint id of a business (just inserted).
     pub fn last_complaint_id(&self, entity_id: &str) -> Result<i64> {
-        Ok(self.conn.query_row(
+        Ok(self.row(
             "SELECT max(id) FROM complaints WHERE entity_id = ?1",
             [entity_id],
             |r| r.get(0),
@@ -363,7 +371,7 @@ impl Db<'_> {
         by: &str,
         at: &str,
     ) -> Result<i64> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO campaigns (region_code, name, from_date, to_date, filter, checklist, created_by, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
@@ -381,9 +389,7 @@ impl Db<'_> {
     }
 
     pub fn campaigns(&self) -> Result<Vec<CampaignRow>> {
-        Ok(self
-            .conn
-            .prepare(
+        Ok(self.conn.prepare_cached(
                 "SELECT c.id, c.region_code, c.name, c.from_date, c.to_date, c.filter, c.checklist, c.created_by,
                         (SELECT count(*) FROM tasks t WHERE t.campaign_id = c.id)
                  FROM campaigns c ORDER BY c.id",
@@ -425,9 +431,7 @@ impl Db<'_> {
         let Some(version) = self.plan_in_force(region_code)? else {
             return Ok(Vec::new());
         };
-        Ok(self
-            .conn
-            .prepare(
+        Ok(self.conn.prepare_cached(
                 "SELECT b.id, b.industry, b.class, g.code,
                         (SELECT a.code FROM area_grids ag JOIN areas a ON a.id = ag.area_id WHERE ag.grid_id = g.id LIMIT 1)
                  FROM businesses b
@@ -444,9 +448,7 @@ impl Db<'_> {
 
     /// The roster of a region (all officers when `region_code` is `None`).
     pub fn officers(&self, region_code: Option<&str>) -> Result<Vec<Officer>> {
-        Ok(self
-            .conn
-            .prepare(
+        Ok(self.conn.prepare_cached(
                 "SELECT id, name, role, years_of_service, hours_per_month, certified, skills FROM officers
                  WHERE ?1 IS NULL OR region_code = ?1 ORDER BY id",
             )?
@@ -470,7 +472,7 @@ impl Db<'_> {
 
     /// Adds or updates an officer on a region's roster.
     pub fn upsert_officer(&self, region_code: &str, o: &Officer) -> Result<()> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO officers (id, region_code, name, role, years_of_service, hours_per_month, certified, skills)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (id) DO UPDATE SET region_code = excluded.region_code, name = excluded.name,
@@ -494,7 +496,7 @@ impl Db<'_> {
     pub fn audit_log(&self, before: Option<i64>, limit: usize) -> Result<Vec<AuditRow>> {
         Ok(self
             .conn
-            .prepare(
+            .prepare_cached(
                 "SELECT id, at, actor, action, subject, detail FROM audit_log
                  WHERE ?1 IS NULL OR id < ?1 ORDER BY id DESC LIMIT ?2",
             )?
