@@ -438,6 +438,8 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             app.data_dir.clone_from(&config.data_dir);
             app.token_hours = config.auth.token_hours;
+            app.views =
+                crate::app::views::Views::new(config.limits.due_cache_mb.saturating_mul(1 << 20));
             app.open_store()?;
             serve(app, config, None)
         }

@@ -37,6 +37,8 @@ pub struct Limits {
     /// connection in the pool, where hundreds at once would open cold ones and contend for
     /// the cores. Default: four per core.
     pub db_workers: usize,
+    /// Memory for officers' due lists kept between requests (MiB); 0 keeps none.
+    pub due_cache_mb: usize,
 }
 
 /// Sessions.
@@ -67,6 +69,7 @@ impl Default for Limits {
             photo_bytes: 10 << 20,
             request_timeout_secs: 30,
             db_workers: 4 * std::thread::available_parallelism().map_or(2, usize::from),
+            due_cache_mb: 64,
         }
     }
 }

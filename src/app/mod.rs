@@ -12,6 +12,7 @@ mod register;
 pub mod report;
 pub mod schedule;
 pub mod service;
+pub mod views;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +70,8 @@ pub struct App {
     pub token_hours: u32,
     /// Open connections, shared by the app's clones.
     pub connections: pool::Connections,
+    /// Sessions and due lists kept in memory, shared by the app's clones.
+    pub views: views::Views,
 }
 
 impl App {
@@ -81,6 +84,11 @@ impl App {
             data_dir: None,
             token_hours: crate::config::Auth::default().token_hours,
             connections: pool::Connections::default(),
+            views: views::Views::new(
+                crate::config::Limits::default()
+                    .due_cache_mb
+                    .saturating_mul(1 << 20),
+            ),
         }
     }
 }

@@ -686,6 +686,41 @@ impl super::App {
         })
     }
 
+    /// [`Self::due_list`] as the JSON sent, kept in memory until a write could change it.
+    pub fn due_json(
+        &self,
+        officer_id: &str,
+        day: NaiveDate,
+        days: u32,
+        start: Option<(f64, f64)>,
+    ) -> Result<std::sync::Arc<super::views::DueJson>, super::AppError> {
+        let key = super::views::DueKey::new(officer_id, day, days, start);
+        // Read before the list: a write after this makes what is kept stale.
+        let generation = self.connections.generation(&self.db_path, officer_id);
+        if let Some(kept) = self.views.due(&key, generation) {
+            return Ok(kept);
+        }
+        let list = self.due_list(officer_id, day, days, start)?;
+        let json = serde_json::to_vec(&list)
+            .map_err(|e| super::AppError::Io(format!("due list as JSON: {e}")))?;
+        let made = std::sync::Arc::new(super::views::DueJson::new(json, generation));
+        self.views.keep_due(key, std::sync::Arc::clone(&made));
+        Ok(made)
+    }
+
+    /// The kept due list, if nothing written since could have changed it; no store read.
+    pub fn kept_due_json(
+        &self,
+        officer_id: &str,
+        day: NaiveDate,
+        days: u32,
+        start: Option<(f64, f64)>,
+    ) -> Option<std::sync::Arc<super::views::DueJson>> {
+        let key = super::views::DueKey::new(officer_id, day, days, start);
+        let generation = self.connections.generation(&self.db_path, officer_id);
+        self.views.due(&key, generation)
+    }
+
     /// An officer's due list as an iCalendar feed: one all-day event per task on its due day.
     pub fn due_list_ics(&self, list: &DueList) -> String {
         use icalendar::{Calendar, Component, Event, EventLike};

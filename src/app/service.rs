@@ -162,11 +162,17 @@ impl App {
 
     /// The caller a bearer token stands for, if it is live.
     pub fn caller(&self, token: &str) -> Result<Caller, AppError> {
+        if let Some(caller) = self.kept_caller(token) {
+            return Ok(caller);
+        }
         let now = stamp(self.clock.now_utc());
-        let user = self
+        let hash = sha256_hex(token.as_bytes());
+        // Read before the session: a write after this makes what is kept stale.
+        let global = self.connections.generation(&self.db_path, "").global;
+        let (user, expires_at) = self
             .open_store()?
             .read()
-            .session_user(&sha256_hex(token.as_bytes()), &now)?
+            .session_user(&hash, &now)?
             .ok_or_else(|| {
                 AppError::Unauthorized("the token is unknown, expired or revoked".into())
             })?;
@@ -174,12 +180,27 @@ impl App {
             .role
             .parse()
             .map_err(|e: String| AppError::Invalid(format!("stored role: {e}")))?;
-        Ok(Caller {
+        let caller = Caller {
             user_id: user.id,
             username: user.username,
             role,
             officer_id: user.officer_id,
-        })
+        };
+        self.views
+            .keep_session(hash, caller.clone(), expires_at, global);
+        Ok(caller)
+    }
+
+    /// The caller of a token as kept in memory, if the session is still live and nothing
+    /// has been written since that could have changed it (a logout, a disabled user); no
+    /// store read.
+    pub fn kept_caller(&self, token: &str) -> Option<Caller> {
+        let global = self.connections.generation(&self.db_path, "").global;
+        self.views.session(
+            &sha256_hex(token.as_bytes()),
+            global,
+            &stamp(self.clock.now_utc()),
+        )
     }
 
     pub fn logout(&self, token: &str, caller: &Caller) -> Result<(), AppError> {

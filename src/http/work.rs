@@ -81,15 +81,66 @@ async fn due(
     auth: Auth,
     Path(id): Path<String>,
     Query(q): Query<DueQuery>,
-) -> Result<Json<crate::app::plan::DueList>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let start = parse_start(q.start.as_deref())?;
-    let list = blocking(move || {
-        app.require_officer(&auth.caller, &id)?;
-        let on = q.on.unwrap_or_else(|| app.clock.today());
-        app.due_list(&id, on, q.days.unwrap_or(1).min(366), start)
-    })
-    .await?;
-    Ok(Json(list))
+    app.require_officer(&auth.caller, &id)?;
+    let on = q.on.unwrap_or_else(|| app.clock.today());
+    let days = q.days.unwrap_or(1).min(366);
+    // A list kept since the last write that could change it is sent without a store turn.
+    let list = match app.kept_due_json(&id, on, days, start) {
+        Some(list) => list,
+        None => blocking(move || app.due_json(&id, on, days, start)).await?,
+    };
+    let not_modified = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == list.etag || tag.trim() == "*");
+    let etag = [
+        (header::ETAG, list.etag.clone()),
+        (header::CACHE_CONTROL, "private, no-cache".to_owned()),
+        (header::VARY, "accept-encoding".to_owned()),
+    ];
+    if not_modified {
+        return Ok((StatusCode::NOT_MODIFIED, etag).into_response());
+    }
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| {
+            let mut parts = e.split(';');
+            parts.next().is_some_and(|c| c.trim() == "gzip") && parts.all(|q| q.trim() != "q=0")
+        });
+    if gzip {
+        // Sent as gzipped once for every caller of this list (the compression layer leaves
+        // a body with its own encoding alone).
+        let body = match list.gzipped() {
+            Some(body) => body,
+            None => {
+                let list = std::sync::Arc::clone(&list);
+                tokio::task::spawn_blocking(move || list.gzip()).await?
+            }
+        };
+        return Ok((
+            etag,
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CONTENT_ENCODING, "gzip"),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    Ok((
+        etag,
+        [(header::CONTENT_TYPE, "application/json")],
+        list.json.clone(),
+    )
+        .into_response())
 }
 
 /// An officer's tasks as an iCalendar feed.

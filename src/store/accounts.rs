@@ -24,6 +24,20 @@ pub struct StoredResponse {
     pub body: String,
 }
 
+/// A user (the first five columns) and one text beside it (the sixth).
+fn user_and_text(r: &rusqlite::Row<'_>) -> rusqlite::Result<(UserRow, String)> {
+    Ok((
+        UserRow {
+            id: r.get(0)?,
+            username: r.get(1)?,
+            role: r.get(2)?,
+            officer_id: r.get(3)?,
+            disabled: r.get(4)?,
+        },
+        r.get(5)?,
+    ))
+}
+
 impl Db<'_> {
     pub fn insert_user(
         &self,
@@ -50,18 +64,7 @@ impl Db<'_> {
         Ok(self.row(
                 "SELECT id, username, role, officer_id, disabled_at IS NOT NULL, password_hash FROM users WHERE username = ?1",
                 [username],
-                |r| {
-                    Ok((
-                        UserRow {
-                            id: r.get(0)?,
-                            username: r.get(1)?,
-                            role: r.get(2)?,
-                            officer_id: r.get(3)?,
-                            disabled: r.get(4)?,
-                        },
-                        r.get(5)?,
-                    ))
-                },
+                user_and_text,
             )
             .optional()?)
     }
@@ -94,24 +97,17 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// The user of a live session: not revoked, not expired at `now`, user not disabled.
-    pub fn session_user(&self, token_hash: &str, now: &str) -> Result<Option<UserRow>> {
+    /// The user of a live session (not revoked, not expired at `now`, user not disabled) and
+    /// when the session ends.
+    pub fn session_user(&self, token_hash: &str, now: &str) -> Result<Option<(UserRow, String)>> {
         Ok(self
             .row(
-                "SELECT u.id, u.username, u.role, u.officer_id, u.disabled_at IS NOT NULL
+                "SELECT u.id, u.username, u.role, u.officer_id, u.disabled_at IS NOT NULL, s.expires_at
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2
                    AND u.disabled_at IS NULL",
                 params![token_hash, now],
-                |r| {
-                    Ok(UserRow {
-                        id: r.get(0)?,
-                        username: r.get(1)?,
-                        role: r.get(2)?,
-                        officer_id: r.get(3)?,
-                        disabled: r.get(4)?,
-                    })
-                },
+                user_and_text,
             )
             .optional()?)
     }

@@ -2124,3 +2124,133 @@ async fn one_store_worker_still_answers_many_requests_at_once() {
     .expect("every request is answered: store work waits its turn, it never deadlocks");
     assert!(statuses.iter().all(|s| s.is_success()), "{statuses:?}");
 }
+
+/// The due list is kept in memory between requests, as JSON with an entity tag, and is never
+/// older than the last write that could change it: a visit recorded here, or a write from
+/// another process on the same database. A logout ends the kept session at once.
+#[tokio::test]
+async fn the_kept_due_list_follows_every_write_that_changes_it() {
+    let s = Service::new();
+    let uri = format!("/api/officers/{}/due?on=2027-01-01&days=366", s.officer);
+    let get = |tag: Option<String>| {
+        let mut request = Request::builder()
+            .uri(uri.clone())
+            .header("authorization", format!("Bearer {}", s.tokens["officer"]));
+        if let Some(tag) = tag {
+            request = request.header("if-none-match", tag);
+        }
+        s.send(request.body(Body::empty()).unwrap())
+    };
+    let task_ids = |body: &[u8]| -> Vec<(i64, String)> {
+        let list: Value = serde_json::from_slice(body).unwrap();
+        list["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["id"].as_i64().unwrap(),
+                    t["entity_id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let (status, headers, body) = get(None).await;
+    assert_eq!(status, StatusCode::OK);
+    let first_tag = headers["etag"].to_str().unwrap().to_owned();
+    let first = task_ids(&body);
+    assert!(first.iter().any(|(_, e)| *e == s.own), "{first:?}");
+
+    // Unchanged: 304 with the same tag and no body, and the same bytes when asked plainly.
+    let (status, headers, body) = get(Some(first_tag.clone())).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert_eq!(headers["etag"].to_str().unwrap(), first_tag);
+    assert!(body.is_empty());
+
+    // A visit recorded through the service closes the business's task: the list changes.
+    let (status, recorded) = s
+        .call(
+            Some("officer"),
+            "POST",
+            "/api/inspections",
+            Some(s.visit(&s.own, "2027-01-20T09:30:00")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{recorded}");
+    let closed: Vec<i64> = recorded["closed_tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_i64().unwrap())
+        .collect();
+    assert!(!closed.is_empty());
+    let (status, headers, body) = get(Some(first_tag.clone())).await;
+    assert_eq!(status, StatusCode::OK, "a changed list is sent again");
+    let second_tag = headers["etag"].to_str().unwrap().to_owned();
+    assert_ne!(second_tag, first_tag);
+    let second = task_ids(&body);
+    assert!(
+        second.iter().all(|(id, _)| !closed.contains(id)),
+        "{second:?}"
+    );
+
+    // Another process (another app on the same file, with its own connections) records a
+    // visit to another business of the list: noticed within a moment.
+    let (_, elsewhere) = second
+        .iter()
+        .find(|(_, e)| *e != s.own)
+        .cloned()
+        .expect("another business on the list");
+    let outside = gridpatrol::app::App::new(
+        s.t.app.db_path.clone(),
+        s.t.app.policy.clone(),
+        s.t.app.clock,
+    );
+    let caller = outside.caller(&s.tokens["officer"]).unwrap();
+    let visit: gridpatrol::domain::inspection::Visit =
+        serde_json::from_value(s.visit(&elsewhere, "2027-01-20T10:30:00")).unwrap();
+    outside.record_visit(&caller, &visit, None).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (status, _, body) = get(Some(second_tag.clone())).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the outside write made the kept list stale"
+    );
+    assert!(
+        task_ids(&body).iter().all(|(_, e)| *e != elsewhere)
+            || task_ids(&body).len() < second.len(),
+        "the visited business's task is closed"
+    );
+
+    // Asked for gzip, the same list comes gzipped (once for every caller), same tag.
+    let (_, _, plain) = get(None).await;
+    let request = Request::builder()
+        .uri(uri.clone())
+        .header("authorization", format!("Bearer {}", s.tokens["officer"]))
+        .header("accept-encoding", "br;q=0.5, gzip")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, zipped) = s.send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert!(
+        zipped.len() * 3 < plain.len(),
+        "{} of {}",
+        zipped.len(),
+        plain.len()
+    );
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(zipped.as_slice()),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, plain);
+
+    // Signing out ends the session now, though it was kept.
+    let (status, _) = s.call(Some("officer"), "POST", "/api/logout", None).await;
+    assert!(status.is_success(), "{status}");
+    let (status, _, _) = get(None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
