@@ -11,7 +11,7 @@ use super::{App, AppError};
 use crate::domain::entity::{AnnualReport, Complaint, EntityId, Inspection, Licence, Violation};
 use crate::domain::policy::{Policy, RiskClass};
 use crate::domain::risk::{Classification, Reason, classify};
-use crate::store::{BusinessFilter, Db, EntityView, OverrideRow, StoredClass};
+use crate::store::{BusinessFilter, Db, EntityView, InspectionRows, OverrideRow, StoredClass};
 
 /// The reasons as stored and served: each rule with its text and evidence.
 pub fn reasons_json(reasons: &[Reason]) -> String {
@@ -80,7 +80,7 @@ pub(super) fn reclassify_in(
     };
     // Collect first: the stream holds read cursors on the tables the updates write.
     let mut updates: Vec<(String, Option<StoredClass>, StoredClass)> = Vec::new();
-    db.for_each_business(filter, |row| {
+    db.for_each_business_with(filter, InspectionRows::Refusals, |row| {
         let c = classify(&row.business, &row.records, as_of, policy);
         report.examined += 1;
         *report

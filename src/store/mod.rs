@@ -20,8 +20,8 @@ pub use accounts::{StoredResponse, UserRow};
 pub use grids::{GridRow, PlanRow};
 pub use migrations::{MIGRATIONS, Migration};
 pub use register::{
-    BusinessFilter, BusinessLine, BusinessRow, BusinessSearch, EntityView, HistoryRow, OverrideRow,
-    StoredClass, Summary,
+    BusinessFilter, BusinessLine, BusinessRow, BusinessSearch, EntityView, HistoryRow,
+    InspectionRows, OverrideRow, StoredClass, Summary,
 };
 pub use report::{Clears, ReportFacts, TaskLine};
 pub use schedule::{AreaRow, Escalation, GridStats, OpenTask, PeriodStats};

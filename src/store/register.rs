@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::{Db, Result, StoreError};
 use crate::domain::entity::{
-    AnnualReport, Business, Complaint, EntityId, Inspection, Licence, Records, ReportResult,
-    Violation,
+    AnnualReport, Business, Complaint, EntityId, Inspection, Licence, Outcome, Records,
+    ReportResult, Violation,
 };
 use crate::domain::policy::RiskClass;
 
@@ -217,14 +217,41 @@ pub struct EntityView {
     pub records: Records,
 }
 
+/// Which inspections a stream of businesses carries with each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InspectionRows {
+    All,
+    /// Only visits the business refused: all that classification reads (`domain::risk`
+    /// looks at no other outcome; a test in `tests/it/classify.rs` holds it to that). A
+    /// business's history can run to thousands of visits; re-classifying after each one
+    /// should not read them all.
+    Refusals,
+}
+
 impl Db<'_> {
     /// Streams businesses in id order with their records, joined by merging four ordered
     /// scans, so memory stays flat however large the register is.
     pub fn for_each_business(
         &self,
         filter: &BusinessFilter,
+        each: impl FnMut(BusinessRow) -> Result<()>,
+    ) -> Result<usize> {
+        self.for_each_business_with(filter, InspectionRows::All, each)
+    }
+
+    /// [`Db::for_each_business`] carrying only the inspections `inspections` names.
+    pub fn for_each_business_with(
+        &self,
+        filter: &BusinessFilter,
+        inspections: InspectionRows,
         mut each: impl FnMut(BusinessRow) -> Result<()>,
     ) -> Result<usize> {
+        let outcome = match inspections {
+            InspectionRows::All => String::new(),
+            InspectionRows::Refusals => {
+                format!("AND outcome = '{}'", Outcome::Refused.as_str())
+            }
+        };
         let (clause, param) = filter.clause();
         let params: Vec<&dyn rusqlite::ToSql> = match &param {
             Some(p) => vec![p as &dyn rusqlite::ToSql],
@@ -249,7 +276,7 @@ impl Db<'_> {
         ))?;
         let mut inspections = self.conn.prepare_cached(&format!(
             "SELECT entity_id, date, officer_id, kind, outcome FROM inspections
-             WHERE entity_id IN ({subset}) ORDER BY entity_id, date, id"
+             WHERE entity_id IN ({subset}) {outcome} ORDER BY entity_id, date, id"
         ))?;
         let mut v_rows = violations.query(params.as_slice())?;
         let mut c_rows = complaints.query(params.as_slice())?;

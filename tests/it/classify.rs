@@ -529,6 +529,28 @@ proptest! {
         }
     }
 
+    /// Re-classifying reads only refused visits from the store (`InspectionRows::Refusals`):
+    /// the class, reasons and dates must not depend on any other visit.
+    #[test]
+    fn visits_other_than_refusals_change_nothing(b in arb_business(), r in arb_records(900), visits in proptest::collection::vec((0..900u64, 0..6usize), 0..6)) {
+        let policy = Policy::default();
+        let outcomes = [Outcome::Ok, Outcome::Findings, Outcome::Rectification, Outcome::Case, Outcome::Closed, Outcome::Ok];
+        let mut more = r.clone();
+        for (days, o) in visits {
+            more.inspections.push(Inspection { date: ago(days), officer_id: "O3".into(), kind: InspectionKind::Targeted, outcome: outcomes[o] });
+        }
+        let refusals_only = Records {
+            inspections: more.inspections.iter().filter(|i| i.outcome == Outcome::Refused).cloned().collect(),
+            ..more.clone()
+        };
+        let all = classify(&b, &more, date(AS_OF), &policy);
+        let refused = classify(&b, &refusals_only, date(AS_OF), &policy);
+        prop_assert_eq!(all.class, refused.class);
+        prop_assert_eq!(all.reasons, refused.reasons);
+        prop_assert_eq!(all.changes_on, refused.changes_on);
+        prop_assert_eq!(all.review_on, refused.review_on);
+    }
+
     #[test]
     fn records_outside_their_windows_change_nothing(b in arb_business(), r in arb_records(700), old in proptest::collection::vec((731..3000u64, any::<bool>()), 1..5)) {
         let policy = Policy::default();
