@@ -213,6 +213,15 @@ impl Connections {
         Ok(())
     }
 
+    /// [`finish_group`], counted.
+    fn finish_group(&self, writer: &mut Writer) {
+        let members = writer.members as u64;
+        if finish_group(writer) {
+            self.inner.written.fetch_add(members, Ordering::AcqRel);
+            self.inner.commits.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
     /// Runs `work` on the writing connection in a savepoint of the open group's transaction
     /// (opening one if none is open) and answers once that transaction has committed:
     /// `Ok` only when `work` succeeded and its group committed. A `work` that fails or
@@ -227,11 +236,7 @@ impl Connections {
         self.inner.queued.fetch_sub(1, Ordering::AcqRel);
         if writer.store.as_ref().is_some_and(|(p, _)| p != path) && writer.group.is_some() {
             // A group open on another database: close it first.
-            let members = writer.members as u64;
-            if finish_group(&mut writer) {
-                self.inner.written.fetch_add(members, Ordering::AcqRel);
-                self.inner.commits.fetch_add(1, Ordering::AcqRel);
-            }
+            self.finish_group(&mut writer);
         }
         if writer.group.is_none() {
             self.notice_outside_writes(&mut writer, path)?;
@@ -271,11 +276,7 @@ impl Connections {
         }
         let queued = self.inner.queued.load(Ordering::Acquire);
         if writer.group.is_some() && (queued == 0 || writer.members >= MAX_GROUP) {
-            let members = writer.members as u64;
-            if finish_group(&mut writer) {
-                self.inner.written.fetch_add(members, Ordering::AcqRel);
-                self.inner.commits.fetch_add(1, Ordering::AcqRel);
-            }
+            self.finish_group(&mut writer);
         }
         drop(writer);
         match result {

@@ -237,11 +237,14 @@ async fn index(State(app): State<AppState>, headers: axum::http::HeaderMap) -> R
 /// Liveness and the schema version.
 #[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "up")))]
 async fn healthz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let (written, commits) = app.connections.write_stats();
     let version = blocking(move || Ok(app.open_store()?.schema_version()?)).await?;
     Ok(Json(json!({
         "status": "ok",
         "schema_version": version,
         "job_running": crate::jobs::running(),
+        // Writes committed since start and the commits that carried them (group commit).
+        "writes": { "committed": written, "commits": commits },
     })))
 }
 

@@ -2184,6 +2184,10 @@ async fn the_kept_due_list_follows_every_write_that_changes_it() {
         .map(|t| t.as_i64().unwrap())
         .collect();
     assert!(!closed.is_empty());
+    let (_, health) = s.call(None, "GET", "/healthz", None).await;
+    let committed = health["writes"]["committed"].as_u64().unwrap();
+    assert!(committed >= 1, "{health}");
+    assert!(health["writes"]["commits"].as_u64().unwrap() <= committed);
     let (status, headers, body) = get(Some(first_tag.clone())).await;
     assert_eq!(status, StatusCode::OK, "a changed list is sent again");
     let second_tag = headers["etag"].to_str().unwrap().to_owned();
