@@ -336,6 +336,27 @@ impl App {
         let at = self.clock.stamp();
         let today = self.clock.today();
         let mut store = self.open_store()?;
+        // Checked before taking the writer: a business is never deleted (and the foreign key
+        // would refuse the visit if it were), and the roster check is a validation.
+        if !store.read().entity_exists(&id)? {
+            return Err(crate::store::StoreError::NotFound(format!("business '{id}'")).into());
+        }
+        let roster = store.read().officers_by_ids(&visit.officers)?;
+        for o in &visit.officers {
+            match roster.iter().find(|x| &x.id == o) {
+                None => {
+                    return Err(AppError::Invalid(format!(
+                        "officers: '{o}' is not on the roster"
+                    )));
+                }
+                Some(x) if !x.certified => {
+                    return Err(AppError::Invalid(format!(
+                        "officers: '{o}' holds no enforcement certificate"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
         // What the visit changes on the due lists: those of the officers of the business's
         // open tasks (closed, or showing its new class) and of the follow-up's officers.
         store.write_touching(
@@ -351,34 +372,16 @@ impl App {
                     let body = serde_json::from_str(&stored.body).unwrap_or_default();
                     return Ok(((stored.status, body), Touched::Nothing));
                 }
-                if !db.entity_exists(&id)? {
-                    return Err(
-                        crate::store::StoreError::NotFound(format!("business '{id}'")).into(),
-                    );
-                }
-                let roster = db.officers_by_ids(&visit.officers)?;
-                for o in &visit.officers {
-                    match roster.iter().find(|x| &x.id == o) {
-                        None => {
-                            return Err(AppError::Invalid(format!(
-                                "officers: '{o}' is not on the roster"
-                            )));
-                        }
-                        Some(x) if !x.certified => {
-                            return Err(AppError::Invalid(format!(
-                                "officers: '{o}' holds no enforcement certificate"
-                            )));
-                        }
-                        Some(_) => {}
-                    }
-                }
                 let date = visit.visited_at.date();
                 let partner = visit.officers.iter().find(|o| **o != officer);
-                let mut touched = db.officers_of_open_tasks(id.as_str())?;
-                touched.extend(visit.officers.iter().cloned());
                 // The tasks this visit satisfies, read once: the visit takes the most urgent
-                // kind among them, and closes them all.
-                let satisfied = db.tasks_satisfied_by(id.as_str(), date)?;
+                // kind among them, and closes them all. The officers of the business's open
+                // tasks come with them.
+                let crate::store::Satisfied {
+                    tasks: satisfied,
+                    officers: mut touched,
+                } = db.tasks_satisfied_by(id.as_str(), date)?;
+                touched.extend(visit.officers.iter().cloned());
                 let kind = satisfied
                     .iter()
                     .map(|(_, k)| k.as_str())

@@ -26,7 +26,7 @@ pub use register::{
 pub use report::{Clears, ReportFacts, TaskLine};
 pub use schedule::{AreaRow, Escalation, GridStats, OpenTask, PeriodStats};
 pub use tasks::{NewTask, TaskRow};
-pub use visits::{AuditRow, CampaignRow, ExtraLink, NewVisit};
+pub use visits::{AuditRow, CampaignRow, ExtraLink, NewVisit, Satisfied};
 
 /// Store errors; the HTTP layer maps them to status codes.
 #[derive(Debug, thiserror::Error)]
@@ -202,12 +202,14 @@ impl Store {
 
     /// Opens a write transaction on this connection, taking SQLite's write lock now.
     pub fn begin_immediate(&self) -> Result<()> {
-        Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?)
+        self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(())
     }
 
     /// Commits the open transaction.
     pub fn commit(&self) -> Result<()> {
-        Ok(self.conn.execute_batch("COMMIT")?)
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(())
     }
 
     /// Rolls the open transaction back.
@@ -259,7 +261,8 @@ impl Store {
     pub fn data_version(&self) -> Result<i64> {
         Ok(self
             .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?)
     }
 
     /// Sets this connection's page cache to `kib` KiB.

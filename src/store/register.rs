@@ -257,7 +257,11 @@ impl Db<'_> {
             Some(p) => vec![p as &dyn rusqlite::ToSql],
             None => vec![],
         };
-        let subset = format!("SELECT id FROM businesses WHERE {clause}");
+        // The records of the same businesses: one by its id, or the subset's.
+        let of_subset = match filter {
+            BusinessFilter::One(_) => "entity_id = ?1".to_owned(),
+            _ => format!("entity_id IN (SELECT id FROM businesses WHERE {clause})"),
+        };
         let mut businesses = self.conn.prepare_cached(&format!(
             "SELECT id, region_code, name, industry, licence, lon, lat, address, registered_on, unit_code,
                     class, class_reasons, class_changes_on, class_review_on
@@ -265,18 +269,18 @@ impl Db<'_> {
         ))?;
         let mut violations = self.conn.prepare_cached(&format!(
             "SELECT entity_id, date, severity, suspended, revoked, note FROM violations
-             WHERE entity_id IN ({subset}) ORDER BY entity_id, date, id"
+             WHERE {of_subset} ORDER BY entity_id, date, id"
         ))?;
         let mut complaints = self.conn.prepare_cached(&format!(
             "SELECT entity_id, date, channel, substantiated FROM complaints
-             WHERE entity_id IN ({subset}) ORDER BY entity_id, date, id"
+             WHERE {of_subset} ORDER BY entity_id, date, id"
         ))?;
         let mut reports = self.conn.prepare_cached(&format!(
-            "SELECT entity_id, year, result FROM annual_reports WHERE entity_id IN ({subset}) ORDER BY entity_id, year"
+            "SELECT entity_id, year, result FROM annual_reports WHERE {of_subset} ORDER BY entity_id, year"
         ))?;
         let mut inspections = self.conn.prepare_cached(&format!(
             "SELECT entity_id, date, officer_id, kind, outcome FROM inspections
-             WHERE entity_id IN ({subset}) {outcome} ORDER BY entity_id, date, id"
+             WHERE {of_subset} {outcome} ORDER BY entity_id, date, id"
         ))?;
         let mut v_rows = violations.query(params.as_slice())?;
         let mut c_rows = complaints.query(params.as_slice())?;

@@ -38,6 +38,15 @@ pub struct AuditRow {
     pub detail: serde_json::Value,
 }
 
+/// The open tasks a visit satisfies, and whose due lists show the business (the officers
+/// and partners of all its open tasks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Satisfied {
+    /// Task id and kind.
+    pub tasks: Vec<(i64, String)>,
+    pub officers: Vec<String>,
+}
+
 /// A stored campaign.
 #[derive(Debug, Clone, Serialize)]
 pub struct CampaignRow {
@@ -160,22 +169,23 @@ impl Db<'_> {
     /// visit, every obligation it covers), and one routine task: the one whose window holds
     /// the day, else the oldest overdue one (a late visit). A routine window not yet begun
     /// is not satisfied.
-    pub fn tasks_satisfied_by(
-        &self,
-        entity_id: &str,
-        date: NaiveDate,
-    ) -> Result<Vec<(i64, String)>> {
+    pub fn tasks_satisfied_by(&self, entity_id: &str, date: NaiveDate) -> Result<Satisfied> {
         let d = date.to_string();
-        let open: Vec<(i64, String, String, String)> = self
-            .conn
-            .prepare_cached(
-                "SELECT id, kind, coalesce(period_start, due_on), due_by FROM tasks INDEXED BY tasks_entity_open
-                 WHERE entity_id = ?1 AND status = 'open' ORDER BY due_by, id",
-            )?
-            .query_map([entity_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+        let mut officers: Vec<String> = Vec::new();
+        let mut open: Vec<(i64, String, String, String)> = Vec::new();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, kind, coalesce(period_start, due_on), due_by, officer_id, partner_id
+             FROM tasks INDEXED BY tasks_entity_open
+             WHERE entity_id = ?1 AND status = 'open' ORDER BY due_by, id",
+        )?;
+        let mut rows = stmt.query([entity_id])?;
+        while let Some(r) = rows.next()? {
+            open.push((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
+            officers.extend(r.get::<_, Option<String>>(4)?);
+            officers.extend(r.get::<_, Option<String>>(5)?);
+        }
+        officers.sort_unstable();
+        officers.dedup();
         let routine = open
             .iter()
             .filter(|t| t.1 == "routine")
@@ -188,24 +198,7 @@ impl Db<'_> {
             .map(|t| (t.0, t.1.clone()))
             .collect();
         tasks.sort_unstable();
-        Ok(tasks)
-    }
-
-    /// The officers and partners of a business's open tasks: whose due lists show it.
-    pub fn officers_of_open_tasks(&self, entity_id: &str) -> Result<Vec<String>> {
-        let mut officers: Vec<String> = Vec::new();
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT officer_id, partner_id FROM tasks INDEXED BY tasks_entity_open
-             WHERE entity_id = ?1 AND status = 'open'",
-        )?;
-        let mut rows = stmt.query([entity_id])?;
-        while let Some(r) = rows.next()? {
-            officers.extend(r.get::<_, Option<String>>(0)?);
-            officers.extend(r.get::<_, Option<String>>(1)?);
-        }
-        officers.sort_unstable();
-        officers.dedup();
-        Ok(officers)
+        Ok(Satisfied { tasks, officers })
     }
 
     /// Marks open tasks done by an inspection.
