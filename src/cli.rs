@@ -441,6 +441,8 @@ pub fn run(cli: Cli) -> Result<()> {
             app.views =
                 crate::app::views::Views::new(config.limits.due_cache_mb.saturating_mul(1 << 20));
             app.open_store()?;
+            // Open the writing connection now rather than on the first request's thread.
+            app.connections.generation(&app.db_path, "");
             serve(app, config, None)
         }
         Command::Report {
