@@ -108,26 +108,22 @@ with open(f"{work}/data.lua", "w") as f:
     f.write("}\n")
 PY
 
-cat > "$WORK/due.lua" <<LUA
+# An officer's due list for 100 officers in turn; extra request headers (a Lua table body)
+# as the second argument.
+due_script() { # file headers
+  cat > "$1" <<LUA
 dofile("$WORK/data.lua")
 local n = 0
 request = function()
   n = n + 1
   local o = officers[(n % #officers) + 1]
-  return wrk.format("GET", "/api/officers/" .. o.id .. "/due?days=7", {["Authorization"] = "Bearer $MANAGER"})
+  return wrk.format("GET", "/api/officers/" .. o.id .. "/due?days=7", {["Authorization"] = "Bearer $MANAGER"$2})
 end
 LUA
-
+}
+due_script "$WORK/due.lua" ""
 # The same, from a client that accepts gzip (as browsers and phone HTTP stacks do).
-cat > "$WORK/due-gzip.lua" <<LUA
-dofile("$WORK/data.lua")
-local n = 0
-request = function()
-  n = n + 1
-  local o = officers[(n % #officers) + 1]
-  return wrk.format("GET", "/api/officers/" .. o.id .. "/due?days=7", {["Authorization"] = "Bearer $MANAGER", ["Accept-Encoding"] = "gzip"})
-end
-LUA
+due_script "$WORK/due-gzip.lua" ', ["Accept-Encoding"] = "gzip"'
 
 cat > "$WORK/submit.lua" <<LUA
 dofile("$WORK/data.lua")
