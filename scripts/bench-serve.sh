@@ -60,8 +60,8 @@ PY
   echo "$TODAY" > "$WORK/built-on"
 fi
 
-# DB_WORKERS sets [limits] db_workers (default: four per core); a large value is no limit.
-GRIDPATROL_LIMITS__DB_WORKERS=${DB_WORKERS:-$((4 * $(nproc)))} RUST_LOG=warn \
+# DB_WORKERS sets [limits] db_workers (default: eight per core); a large value is no limit.
+GRIDPATROL_LIMITS__DB_WORKERS=${DB_WORKERS:-$((8 * $(nproc)))} RUST_LOG=warn \
   "$BIN" --db "$DB" serve --bind "127.0.0.1:$PORT" > "$WORK/serve.out" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT

@@ -35,7 +35,9 @@ pub struct Limits {
     pub request_timeout_secs: u64,
     /// Requests doing store work at once; the rest wait their turn. Each keeps a warm
     /// connection in the pool, where hundreds at once would open cold ones and contend for
-    /// the cores. Default: four per core.
+    /// the cores. Writes queued at once share a commit, so more turns make larger groups:
+    /// eight per core measured a little faster than four under 200 submitting clients
+    /// (docs/PERFORMANCE.md). Default: eight per core.
     pub db_workers: usize,
     /// Memory for officers' due lists kept between requests (MiB); 0 keeps none.
     pub due_cache_mb: usize,
@@ -68,7 +70,7 @@ impl Default for Limits {
             body_bytes: 1 << 20,
             photo_bytes: 10 << 20,
             request_timeout_secs: 30,
-            db_workers: 4 * std::thread::available_parallelism().map_or(2, usize::from),
+            db_workers: 8 * std::thread::available_parallelism().map_or(2, usize::from),
             due_cache_mb: 64,
         }
     }

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::store::{Db, Store, StoreError};
@@ -36,6 +36,16 @@ const WRITER_CACHE_KIB: i64 = 64 * 1024;
 /// How often a reader asks the writing connection whether another process wrote.
 const OUTSIDE_CHECK: Duration = Duration::from_millis(200);
 
+/// The checkpointer's pause after each checkpoint: under a stream of writes it copies the
+/// pages of many commits at once.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(10);
+
+/// The WAL pages at which the writing connection checkpoints after a commit. The
+/// checkpointer has copied nearly all of them by then; the writer's own checkpoint copies
+/// the rest, so that its next transaction can start the WAL over (only a checkpoint that
+/// leaves nothing behind between two transactions lets it).
+const WRITER_CHECKPOINT_PAGES: u32 = 4000;
+
 /// A pool of open connections to one database, shared by every clone of the app.
 #[derive(Clone, Default)]
 pub struct Connections {
@@ -52,6 +62,74 @@ struct Inner {
     written: AtomicU64,
     commits: AtomicU64,
     generations: Generations,
+    checkpoints: Arc<Checkpoints>,
+}
+
+/// Commits signal the checkpointer thread, which copies the WAL back into the database on
+/// its own connection: the writing connection's commits never pay for it.
+#[derive(Default)]
+struct Checkpoints {
+    /// The database written since the last checkpoint.
+    due: Mutex<Option<PathBuf>>,
+    wake: Condvar,
+    started: OnceLock<()>,
+}
+
+impl Checkpoints {
+    fn signal(self: &Arc<Self>, path: &Path) {
+        self.started.get_or_init(|| {
+            let this = Arc::clone(self);
+            let spawned = std::thread::Builder::new()
+                .name("checkpointer".into())
+                .spawn(move || this.run());
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start the checkpointer");
+            }
+        });
+        let mut due = lock(&self.due);
+        if due.as_deref() != Some(path) {
+            *due = Some(path.to_owned());
+        }
+        self.wake.notify_one();
+    }
+
+    /// Checkpoints each database signalled, pausing between; ends when the pool is gone.
+    fn run(self: Arc<Self>) {
+        let mut open: Option<(PathBuf, Store)> = None;
+        loop {
+            let path = {
+                let mut due = lock(&self.due);
+                loop {
+                    if let Some(path) = due.take() {
+                        break path;
+                    }
+                    if Arc::strong_count(&self) == 1 {
+                        return;
+                    }
+                    due = self
+                        .wake
+                        .wait_timeout(due, Duration::from_secs(1))
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|e| e.into_inner().0);
+                }
+            };
+            if open.as_ref().is_none_or(|(p, _)| *p != path) {
+                open = match Store::open(&path) {
+                    Ok(store) => Some((path.clone(), store)),
+                    Err(e) => {
+                        tracing::error!(db = %path.display(), error = %e, "checkpointer cannot open the database");
+                        None
+                    }
+                };
+            }
+            if let Some((_, store)) = &open
+                && let Err(e) = store.checkpoint()
+            {
+                tracing::warn!(db = %path.display(), error = %e, "checkpoint failed");
+            }
+            std::thread::sleep(CHECKPOINT_PAUSE);
+        }
+    }
 }
 
 /// The writing connection and the group whose transaction is open on it.
@@ -197,6 +275,7 @@ impl Connections {
         if writer.store.as_ref().is_none_or(|(p, _)| p != path) {
             let store = Store::open(path)?;
             store.set_cache_kib(WRITER_CACHE_KIB)?;
+            store.set_autocheckpoint(WRITER_CHECKPOINT_PAGES)?;
             writer.store = Some((path.to_owned(), store));
             writer.data_version = None;
         }
@@ -213,12 +292,15 @@ impl Connections {
         Ok(())
     }
 
-    /// [`finish_group`], counted.
+    /// [`finish_group`], counted, and the checkpointer told.
     fn finish_group(&self, writer: &mut Writer) {
         let members = writer.members as u64;
         if finish_group(writer) {
             self.inner.written.fetch_add(members, Ordering::AcqRel);
             self.inner.commits.fetch_add(1, Ordering::AcqRel);
+            if let Some((path, _)) = &writer.store {
+                self.inner.checkpoints.signal(path);
+            }
         }
     }
 
@@ -510,5 +592,33 @@ mod tests {
         outside.write(|db| audit(db, "c")).unwrap();
         std::thread::sleep(OUTSIDE_CHECK + Duration::from_millis(50));
         assert_ne!(pool.generation(&path, "O2").global, everything.global);
+    }
+
+    /// The checkpointer copies committed writes from the WAL into the database file on its
+    /// own connection; the writing connection's commits do not (they would only past
+    /// [`WRITER_CHECKPOINT_PAGES`], far more than these writes fill).
+    #[test]
+    fn the_checkpointer_copies_commits_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let pool = Connections::default();
+        let mut store = pool.get(&path).unwrap();
+        // The database file alone, without its WAL: what has been checkpointed (before the
+        // first checkpoint the file has no tables yet).
+        let in_file = || -> usize {
+            Store::open_file_only(&path)
+                .unwrap()
+                .read()
+                .audit_log(None, 1000)
+                .map_or(0, |entries| entries.len())
+        };
+        for i in 0..20 {
+            store.write(|db| audit(db, &format!("s{i}"))).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while in_file() < 20 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(in_file(), 20);
     }
 }

@@ -11,7 +11,9 @@ use super::{App, AppError};
 use crate::domain::entity::{AnnualReport, Complaint, EntityId, Inspection, Licence, Violation};
 use crate::domain::policy::{Policy, RiskClass};
 use crate::domain::risk::{Classification, Reason, classify};
-use crate::store::{BusinessFilter, Db, EntityView, InspectionRows, OverrideRow, StoredClass};
+use crate::store::{
+    BusinessFilter, Db, EntityView, InspectionRows, OverrideRow, Store, StoredClass,
+};
 
 /// The reasons as stored and served: each rule with its text and evidence.
 pub fn reasons_json(reasons: &[Reason]) -> String {
@@ -37,11 +39,20 @@ fn stored(c: &Classification) -> StoredClass {
     }
 }
 
+/// The version of the classification rules' code, part of the policy's fingerprint: raised
+/// when the code classes or dates differently for the same records and policy, so that the
+/// first nightly run after an upgrade re-classifies everything too. (2: review dates also
+/// fall on the days a report owed with no row falls due or leaves the window.)
+const RULES_VERSION: u32 = 2;
+
 /// A fingerprint of the policy: stored with each nightly run, so that the first run under a
 /// changed policy re-classifies every business instead of only those due for review.
 pub fn policy_fingerprint(policy: &Policy) -> String {
-    // FNV-1a over the canonical JSON of the validated policy.
-    let text = serde_json::to_string(policy).unwrap_or_default();
+    // FNV-1a over the rules' version and the canonical JSON of the validated policy.
+    let text = format!(
+        "{RULES_VERSION}{}",
+        serde_json::to_string(policy).unwrap_or_default()
+    );
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
@@ -155,6 +166,23 @@ impl App {
     /// twice for the same date changes nothing the second time.
     pub fn nightly_reclassify(&self, as_of: NaiveDate) -> Result<ReclassifyReport, AppError> {
         self.nightly_pass(as_of, false)
+    }
+
+    /// Whether the classifications stored on the businesses were computed under this app's
+    /// policy: the last nightly re-classification ran under it. (A changed policy has the
+    /// next nightly pass re-classify everything; until then a stored class may be stale.)
+    pub fn classes_under_policy(&self, store: &Store) -> Result<bool, AppError> {
+        // Read before the job runs: a write after this makes what is kept stale.
+        let global = self.connections.generation(&self.db_path, "").global;
+        if let Some(known) = self.views.classes_under_policy(global) {
+            return Ok(known);
+        }
+        let last = store
+            .last_job_summary(crate::jobs::NIGHTLY_RECLASSIFY)?
+            .and_then(|s| s["policy_fingerprint"].as_str().map(str::to_owned));
+        let known = last.as_deref() == Some(policy_fingerprint(&self.policy).as_str());
+        self.views.keep_classes_under_policy(global, known);
+        Ok(known)
     }
 
     /// The nightly pass; `everything` re-classifies every business (after a policy change).

@@ -2,6 +2,7 @@
 //! visit in full (idempotent, one transaction), photos, campaigns, and the roster.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rand::RngExt;
@@ -10,12 +11,13 @@ use sha2::Digest;
 
 use super::pool::Touched;
 use super::register::reclassify_in;
+use super::views::OfficerFacts;
 use super::{App, AppError};
 use crate::domain::access::{Action, UserRole, allowed, grid_scoped};
 use crate::domain::campaign::Campaign;
-use crate::domain::entity::{EntityId, Officer, Violation};
+use crate::domain::entity::{EntityId, Officer, Outcome, Violation};
 use crate::domain::inspection::{Rectification, Visit, check_visit};
-use crate::store::{BusinessFilter, ExtraLink, NewVisit, StoredResponse, UserRow};
+use crate::store::{BusinessFilter, ExtraLink, NewVisit, Store, StoredResponse, UserRow};
 
 /// Who is calling: a signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -242,27 +244,64 @@ impl App {
         if !grid_scoped(caller.role) {
             return Ok(());
         }
-        let db = self.open_store()?;
-        if !db.read().entity_exists(
-            &EntityId::parse(entity_id).map_err(|e| AppError::Invalid(format!("id: {e}")))?,
-        )? {
-            return Err(
-                crate::store::StoreError::NotFound(format!("business '{entity_id}'")).into(),
-            );
+        let id = EntityId::parse(entity_id).map_err(|e| AppError::Invalid(format!("id: {e}")))?;
+        self.require_covered(&*self.open_store()?, caller, &id)
+    }
+
+    /// Refuses a business that does not exist, or (for an officer) one outside the grids
+    /// where the caller holds a post.
+    fn require_covered(
+        &self,
+        store: &Store,
+        caller: &Caller,
+        id: &EntityId,
+    ) -> Result<(), AppError> {
+        let (region, unit) = store
+            .read()
+            .entity_unit(id)?
+            .ok_or_else(|| crate::store::StoreError::NotFound(format!("business '{id}'")))?;
+        if !grid_scoped(caller.role) {
+            return Ok(());
         }
-        let covered = caller
-            .officer_id
-            .as_deref()
-            .map(|o| db.read().officer_covers_entity(o, entity_id))
-            .transpose()?
-            .unwrap_or(false);
+        let covered = match (caller.officer_id.as_deref(), unit) {
+            (Some(officer), Some(unit)) => self
+                .officer_facts(store, officer)?
+                .units
+                .contains(&(region, unit)),
+            _ => false,
+        };
         if covered {
             Ok(())
         } else {
             Err(AppError::Forbidden(format!(
-                "business {entity_id} is not in a grid where you hold a post"
+                "business {id} is not in a grid where you hold a post"
             )))
         }
+    }
+
+    /// What the checks read about an officer (roster entry, the units of their grids), as
+    /// kept in memory while nothing has been written that could change it.
+    fn officer_facts(
+        &self,
+        store: &Store,
+        officer_id: &str,
+    ) -> Result<Arc<OfficerFacts>, AppError> {
+        // Read before the facts: a write after this makes what is kept stale.
+        let global = self.connections.generation(&self.db_path, "").global;
+        if let Some(facts) = self.views.officer(officer_id, global) {
+            return Ok(facts);
+        }
+        let db = store.read();
+        let facts = Arc::new(OfficerFacts {
+            certified: db
+                .officers_by_ids(&[officer_id.to_owned()])?
+                .first()
+                .map(|o| o.certified),
+            units: db.officer_units(officer_id)?,
+            global,
+        });
+        self.views.keep_officer(officer_id, Arc::clone(&facts));
+        Ok(facts)
     }
 
     /// Refuses an officer another officer's data.
@@ -329,34 +368,29 @@ impl App {
             self.policy.min_officers_per_visit as usize,
         )
         .map_err(AppError::Invalid)?;
-        if grid_scoped(caller.role) {
-            self.require_entity(caller, id.as_str(), Action::Record)?;
-        }
         let request_hash = idempotency.map(|(_, body)| sha256_hex(body));
         let at = self.clock.stamp();
         let today = self.clock.today();
         let mut store = self.open_store()?;
         // Checked before taking the writer: a business is never deleted (and the foreign key
         // would refuse the visit if it were), and the roster check is a validation.
-        if !store.read().entity_exists(&id)? {
-            return Err(crate::store::StoreError::NotFound(format!("business '{id}'")).into());
-        }
-        let roster = store.read().officers_by_ids(&visit.officers)?;
+        self.require_covered(&store, caller, &id)?;
         for o in &visit.officers {
-            match roster.iter().find(|x| &x.id == o) {
+            match self.officer_facts(&store, o)?.certified {
                 None => {
                     return Err(AppError::Invalid(format!(
                         "officers: '{o}' is not on the roster"
                     )));
                 }
-                Some(x) if !x.certified => {
+                Some(false) => {
                     return Err(AppError::Invalid(format!(
                         "officers: '{o}' holds no enforcement certificate"
                     )));
                 }
-                Some(_) => {}
+                Some(true) => {}
             }
         }
+        let classes_current = self.classes_under_policy(&store)?;
         // What the visit changes on the due lists: those of the officers of the business's
         // open tasks (closed, or showing its new class) and of the follow-up's officers.
         store.write_touching(
@@ -448,16 +482,29 @@ impl App {
                     )?),
                     _ => None,
                 };
-                let cause = format!("inspection recorded ({date}, {outcome})");
-                let classified = reclassify_in(
-                    &db,
-                    &self.policy,
-                    &BusinessFilter::One(id.clone()),
-                    today,
-                    &cause,
-                    &at,
-                )?;
-                let class = classified.classes.keys().next().cloned();
+                // A visit with no finding and no refusal adds nothing the rules read (they
+                // read only refused visits), and a stored class reads the same until its
+                // review date: then the stored class, under this policy, is the class the
+                // visit leaves, with no records to read. Otherwise, classify again.
+                let holding = match (visit.findings.is_empty(), outcome, classes_current) {
+                    (true, o, true) if o != Outcome::Refused => db.class_holding_on(&id, today)?,
+                    _ => None,
+                };
+                let class = match holding {
+                    Some(class) => Some(class),
+                    None => {
+                        let cause = format!("inspection recorded ({date}, {outcome})");
+                        let classified = reclassify_in(
+                            &db,
+                            &self.policy,
+                            &BusinessFilter::One(id.clone()),
+                            today,
+                            &cause,
+                            &at,
+                        )?;
+                        classified.classes.keys().next().cloned()
+                    }
+                };
                 let report = VisitReport {
                     inspection_id,
                     entity_id: id.to_string(),
@@ -468,12 +515,24 @@ impl App {
                     class,
                 };
                 let body = serde_json::to_value(&report).unwrap_or_default();
+                // The inspection row is never changed after this: the entry names it and
+                // carries what the visit decided, not its twelve checklist items again.
                 db.audit(
                     &at,
                     &caller.username,
                     "visit recorded",
                     id.as_str(),
-                    &serde_json::json!({ "after": &body, "visit": visit }),
+                    &serde_json::json!({
+                        "after": &body,
+                        "visit": {
+                            "visited_at": visit.visited_at,
+                            "officers": &visit.officers,
+                            "findings": &visit.findings,
+                            "rectification": &visit.rectification,
+                            "warning": &visit.warning,
+                            "photos": &visit.photos,
+                        },
+                    }),
                 )?;
                 if let (Some((key, _)), Some(hash)) = (idempotency, request_hash) {
                     db.store_response(

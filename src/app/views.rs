@@ -1,10 +1,11 @@
-//! Views kept in memory between requests: signed-in callers by token, and officers' due
-//! lists as the JSON they are sent as. Each is kept with the generations it was computed
+//! Views kept in memory between requests: signed-in callers by token, what the checks of a
+//! request need to know of an officer (roster entry, the units of their grids), and
+//! officers' due lists as the JSON they are sent as. Each is kept with the generations it was computed
 //! under (see [`super::pool`]) and used only while they are unchanged, so a view is never
 //! older than the last write that could change it: a recorded visit makes the lists of the
 //! officers it concerns stale, any other write every view.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -87,6 +88,18 @@ struct Session {
     global: u64,
 }
 
+/// What the checks of a request read about an officer: whether they are on the roster and
+/// certified, and the units of the grids where they hold an open post.
+#[derive(Debug, Default)]
+pub struct OfficerFacts {
+    /// `None`: not on the roster.
+    pub certified: Option<bool>,
+    /// (region code, unit code) of every unit of a grid (of a plan not retired) where the
+    /// officer holds an open post.
+    pub units: HashSet<(String, String)>,
+    pub global: u64,
+}
+
 /// The views, shared by every clone of the app.
 #[derive(Clone)]
 pub struct Views {
@@ -97,6 +110,10 @@ struct Inner {
     budget: usize,
     due: Mutex<DueLists>,
     sessions: Mutex<HashMap<String, Session>>,
+    officers: Mutex<HashMap<String, Arc<OfficerFacts>>>,
+    /// Whether the stored classes were computed under the app's policy, and the global
+    /// generation that was read under.
+    classes_under_policy: Mutex<Option<(u64, bool)>>,
 }
 
 #[derive(Default)]
@@ -118,6 +135,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The most sessions kept; past it the kept ones are dropped (and read again on next use).
 const MAX_SESSIONS: usize = 100_000;
 
+/// The most officers' facts kept; past it the kept ones are dropped.
+const MAX_OFFICERS: usize = 100_000;
+
 impl Views {
     /// Views keeping at most `budget` bytes of due lists.
     pub fn new(budget: usize) -> Self {
@@ -126,6 +146,8 @@ impl Views {
                 budget,
                 due: Mutex::default(),
                 sessions: Mutex::default(),
+                officers: Mutex::default(),
+                classes_under_policy: Mutex::default(),
             }),
         }
     }
@@ -194,5 +216,32 @@ impl Views {
                 global,
             },
         );
+    }
+
+    /// An officer's facts kept under global generation `global`.
+    pub fn officer(&self, officer_id: &str, global: u64) -> Option<Arc<OfficerFacts>> {
+        lock(&self.inner.officers)
+            .get(officer_id)
+            .filter(|f| f.global == global)
+            .cloned()
+    }
+
+    pub fn keep_officer(&self, officer_id: &str, facts: Arc<OfficerFacts>) {
+        let mut officers = lock(&self.inner.officers);
+        if officers.len() >= MAX_OFFICERS {
+            officers.clear();
+        }
+        officers.insert(officer_id.to_owned(), facts);
+    }
+
+    /// Whether the stored classes are under the app's policy, as known under `global`.
+    pub fn classes_under_policy(&self, global: u64) -> Option<bool> {
+        lock(&self.inner.classes_under_policy)
+            .filter(|(g, _)| *g == global)
+            .map(|(_, known)| known)
+    }
+
+    pub fn keep_classes_under_policy(&self, global: u64, known: bool) {
+        *lock(&self.inner.classes_under_policy) = Some((global, known));
     }
 }

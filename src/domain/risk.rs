@@ -284,6 +284,17 @@ fn window_events(
             push_window(due, p.window_days);
         }
     }
+    // Years owed with no report on record: the note naming them reads differently when
+    // one falls due or leaves the window.
+    let first_year = as_of.year() - 1 - (p.window_days / 365 + 1) as i32;
+    for year in first_year..=as_of.year() {
+        if owes_report(business, year)
+            && !records.annual_reports.iter().any(|r| r.year == year)
+            && let Some(due) = annual_report_due(year, p)
+        {
+            push_window(due, p.window_days);
+        }
+    }
     candidates.sort_unstable();
     candidates.dedup();
     candidates

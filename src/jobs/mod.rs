@@ -278,12 +278,7 @@ pub fn run_due_jobs(app: &App, jobs: &[(Job, Schedule)]) -> Vec<(Job, usize)> {
 /// The nightly re-classification; under a policy the last run did not use, every stored
 /// class may be stale, so everything is re-classified.
 fn reclassify(app: &App, slot: NaiveDateTime) -> Result<ReclassifyReport, AppError> {
-    let fingerprint = crate::app::policy_fingerprint(&app.policy);
-    let last_fingerprint = app
-        .open_store()?
-        .last_job_summary(NIGHTLY_RECLASSIFY)?
-        .and_then(|s| s["policy_fingerprint"].as_str().map(str::to_owned));
-    let everything = last_fingerprint.as_deref() != Some(fingerprint.as_str());
+    let everything = !app.classes_under_policy(&*app.open_store()?)?;
     let report = app.nightly_pass(slot.date(), everything)?;
     tracing::info!(
         job = NIGHTLY_RECLASSIFY,

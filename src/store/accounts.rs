@@ -1,6 +1,8 @@
 //! Accounts in the store: users with a password hash and a role, sessions kept only as the
 //! hash of their token, idempotency keys of submits, and the grids an officer may touch.
 
+use std::collections::HashSet;
+
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
@@ -148,20 +150,20 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Whether an officer holds an open post in a grid (of any plan not retired) that
-    /// contains the business's unit.
-    pub fn officer_covers_entity(&self, officer_id: &str, entity_id: &str) -> Result<bool> {
-        Ok(self.row(
-            "SELECT EXISTS (
-               SELECT 1 FROM businesses b
-               JOIN grid_units gu ON gu.region_code = b.region_code AND gu.unit_code = b.unit_code
-               JOIN grids g ON g.id = gu.grid_id
-               JOIN grid_plans gp ON gp.region_code = g.region_code AND gp.version = g.plan_version AND gp.status != 'retired'
-               JOIN posts p ON p.grid_id = g.id AND p.until IS NULL
-               WHERE b.id = ?2 AND p.officer_id = ?1)",
-            params![officer_id, entity_id],
-            |r| r.get(0),
-        )?)
+    /// The units (region code, unit code) of every grid, of a plan not retired, where an
+    /// officer holds an open post: the businesses they may see and record.
+    pub fn officer_units(&self, officer_id: &str) -> Result<HashSet<(String, String)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT gu.region_code, gu.unit_code FROM posts p
+                 JOIN grids g ON g.id = p.grid_id
+                 JOIN grid_plans gp ON gp.region_code = g.region_code AND gp.version = g.plan_version AND gp.status != 'retired'
+                 JOIN grid_units gu ON gu.grid_id = g.id
+                 WHERE p.officer_id = ?1 AND p.until IS NULL",
+            )?
+            .query_map([officer_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// The grid codes where an officer holds an open post, per region.

@@ -6,6 +6,8 @@ pub struct Migration {
     pub version: u32,
     pub name: &'static str,
     pub sql: &'static str,
+    /// Run after `sql`, in the same transaction: a change SQL alone cannot express.
+    pub then: Option<fn(&rusqlite::Connection) -> rusqlite::Result<()>>,
 }
 
 pub const MIGRATIONS: &[Migration] = &[
@@ -240,6 +242,7 @@ CREATE TABLE job_runs (
     PRIMARY KEY (job, scheduled_for)
 ) STRICT;
 "#,
+        then: None,
     },
     Migration {
         version: 2,
@@ -260,6 +263,7 @@ CREATE TABLE snapshots (
     PRIMARY KEY (kind, region_code, period_start)
 ) STRICT;
 "#,
+        then: None,
     },
     Migration {
         version: 3,
@@ -354,6 +358,7 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
+        then: None,
     },
     Migration {
         version: 4,
@@ -361,6 +366,7 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         sql: r#"
 CREATE INDEX tasks_partner_due ON tasks(partner_id, due_on);
 "#,
+        then: None,
     },
     Migration {
         version: 5,
@@ -368,6 +374,7 @@ CREATE INDEX tasks_partner_due ON tasks(partner_id, due_on);
         sql: r#"
 CREATE INDEX grid_units_unit ON grid_units(region_code, unit_code);
 "#,
+        then: None,
     },
     Migration {
         version: 6,
@@ -382,6 +389,7 @@ CREATE INDEX tasks_open_officer_by ON tasks(officer_id, due_by) WHERE status = '
 CREATE INDEX tasks_open_partner_on ON tasks(partner_id, due_on) WHERE status = 'open';
 CREATE INDEX tasks_open_partner_by ON tasks(partner_id, due_by) WHERE status = 'open';
 "#,
+        then: None,
     },
     Migration {
         version: 7,
@@ -400,6 +408,7 @@ CREATE TABLE vetoes (
 ) STRICT;
 CREATE INDEX vetoes_subject ON vetoes(region_code, year, subject);
 "#,
+        then: None,
     },
     Migration {
         version: 8,
@@ -412,6 +421,7 @@ DROP INDEX inspections_entity;
 CREATE INDEX tasks_entity_open ON tasks(entity_id, due_by, kind, period_start, due_on)
     WHERE status = 'open';
 "#,
+        then: None,
     },
     Migration {
         version: 9,
@@ -423,5 +433,128 @@ DROP INDEX tasks_entity_open;
 CREATE INDEX tasks_entity_open ON tasks(entity_id, due_by, kind, period_start, due_on, officer_id, partner_id)
     WHERE status = 'open';
 "#,
+        then: None,
+    },
+    Migration {
+        version: 10,
+        name: "lighter indexes and checks for recording a visit",
+        sql: r#"
+-- A visit recorded in the app has no position in an import file: only imported rows need
+-- the key that makes a re-import upsert them, so an app visit no longer writes an entry
+-- (a page of its own) to that index.
+DROP INDEX inspections_import_seq;
+CREATE UNIQUE INDEX inspections_import_seq ON inspections(entity_id, import_seq)
+    WHERE import_seq IS NOT NULL;
+-- Classification reads only a business's refused visits: those, by business and date.
+CREATE INDEX inspections_refused ON inspections(entity_id, date) WHERE outcome = 'refused';
+"#,
+        then: Some(checks_without_in_lists),
     },
 ];
+
+/// Rewrites every `CHECK (column IN (a, b, c, …))` of three or more literals as
+/// `CHECK (column = a OR column = b OR …)`, which means the same. SQLite evaluates an `IN`
+/// list of more than two constants by building a temporary b-tree of them, anew on each
+/// row a statement writes: recording a visit built three. Only the constraint text
+/// changes, not what is stored, so this is SQLite's documented in-place schema edit
+/// (writable schema, schema version bumped), not a rebuild of the tables.
+fn checks_without_in_lists(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+    let tables: Vec<(String, String)> = conn
+        .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let changed: Vec<(String, String)> = tables
+        .into_iter()
+        .filter_map(|(name, sql)| {
+            let new = expand_in_checks(&sql);
+            (new != sql).then_some((name, new))
+        })
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    conn.execute_batch("PRAGMA writable_schema = ON")?;
+    for (name, sql) in &changed {
+        conn.execute(
+            "UPDATE sqlite_schema SET sql = ?1 WHERE type = 'table' AND name = ?2",
+            [sql, name],
+        )?;
+    }
+    conn.pragma_update(None, "schema_version", version + 1)?;
+    // Off again, and this connection reads the schema anew (as others will, seeing the
+    // version moved).
+    conn.execute_batch("PRAGMA writable_schema = RESET")
+}
+
+/// `sql` with each `CHECK (column IN (…))` of three or more literals written as a chain of
+/// equalities; anything else is left as it is.
+pub fn expand_in_checks(sql: &str) -> String {
+    const CHECK: &str = "CHECK (";
+    let mut out = String::with_capacity(sql.len() * 2);
+    let mut rest = sql;
+    while let Some(at) = rest.find(CHECK) {
+        let (before, from) = rest.split_at(at + CHECK.len());
+        out.push_str(before);
+        rest = match in_list(from) {
+            Some((column, items, spans)) if items.len() >= 3 => {
+                let terms: Vec<String> = items.iter().map(|i| format!("{column} = {i}")).collect();
+                out.push_str(&terms.join(" OR "));
+                &from[spans..]
+            }
+            _ => from,
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `column IN (a, b, …)` of literals at the start of `s`: the column, the literals, and
+/// the bytes it spans.
+fn in_list(s: &str) -> Option<(&str, Vec<&str>, usize)> {
+    let column_end = s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+    let column = &s[..column_end];
+    let after = s[column_end..].strip_prefix(" IN (")?;
+    let close = after.find(')')?;
+    let items: Vec<&str> = after[..close].split(',').map(str::trim).collect();
+    let literal = |i: &&str| {
+        let quoted = i.len() >= 2
+            && i.starts_with('\'')
+            && i.ends_with('\'')
+            && !i[1..i.len() - 1].contains('\'');
+        quoted || (!i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+    };
+    (!column.is_empty() && items.iter().all(literal)).then_some((
+        column,
+        items,
+        column_end + " IN (".len() + close + 1,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_lists_of_three_or_more_literals_become_equalities() {
+        assert_eq!(
+            expand_in_checks(
+                "kind TEXT CHECK (kind IN ('a', 'b', 'c')), n INT CHECK (n IN (0, 1))"
+            ),
+            "kind TEXT CHECK (kind = 'a' OR kind = 'b' OR kind = 'c'), n INT CHECK (n IN (0, 1))"
+        );
+        assert_eq!(
+            expand_in_checks("x CHECK (x IN (1, 2, 3)) y CHECK (length(y) > 0)"),
+            "x CHECK (x = 1 OR x = 2 OR x = 3) y CHECK (length(y) > 0)"
+        );
+        // Not a plain list of literals: left alone.
+        for sql in [
+            "CHECK (x IN (SELECT a FROM t))",
+            "CHECK (x IN ('a,b', 'c', 'd'))",
+            "CHECK (x IN (y, 'c', 'd'))",
+            "CHECK (x NOT IN ('a', 'b', 'c'))",
+        ] {
+            assert_eq!(expand_in_checks(sql), sql);
+        }
+    }
+}

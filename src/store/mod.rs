@@ -90,6 +90,16 @@ impl Store {
         Ok(store)
     }
 
+    /// The database file alone, read-only and without its WAL: what checkpoints have
+    /// copied into it (to check the checkpointer). Not migrated or configured.
+    pub fn open_file_only(path: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            format!("file:{}?immutable=1", path.display()),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        Ok(Store { conn })
+    }
+
     /// An in-memory database, for unit tests of queries.
     pub fn open_in_memory() -> Result<Self> {
         let conn = Connection::open_in_memory()?;
@@ -126,6 +136,9 @@ impl Store {
                 continue;
             }
             tx.execute_batch(migration.sql)?;
+            if let Some(then) = migration.then {
+                then(&tx)?;
+            }
             tx.pragma_update(None, "user_version", migration.version)?;
             tx.commit()?;
         }
@@ -265,6 +278,25 @@ impl Store {
             .query_row([], |r| r.get(0))?)
     }
 
+    /// Lets this connection's commits copy the WAL back into the database (SQLite's
+    /// automatic checkpoint) only once it holds `pages` pages.
+    pub fn set_autocheckpoint(&self, pages: u32) -> Result<()> {
+        Ok(self
+            .conn
+            .execute_batch(&format!("PRAGMA wal_autocheckpoint = {pages}"))?)
+    }
+
+    /// Copies what the WAL holds back into the database, as far as no reader still needs
+    /// it, without waiting for or blocking anyone (a passive checkpoint). Returns the pages
+    /// in the WAL and those copied so far.
+    pub fn checkpoint(&self) -> Result<(i64, i64)> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })?)
+    }
+
     /// Sets this connection's page cache to `kib` KiB.
     pub fn set_cache_kib(&self, kib: i64) -> Result<()> {
         Ok(self
@@ -374,5 +406,76 @@ mod tests {
                 "the statement was parsed again"
             );
         }
+    }
+
+    /// The writes of a recorded visit build no temporary b-tree per row (SQLite builds one
+    /// for a `CHECK (x IN (…))` of more than two constants), and the rewritten checks still
+    /// refuse what they refused.
+    #[test]
+    fn the_writes_of_a_visit_build_no_temporary_table_and_checks_still_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let store = Store::open(&path).unwrap();
+        let ephemeral = |sql: &str, n: usize| -> usize {
+            let mut stmt = store.conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
+            let params: Vec<rusqlite::types::Null> = vec![rusqlite::types::Null; n];
+            stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                r.get::<_, String>(1)
+            })
+            .unwrap()
+            .filter(|op| op.as_deref() == Ok("OpenEphemeral"))
+            .count()
+        };
+        for (sql, n) in [
+            (
+                "INSERT INTO inspections (entity_id, date, officer_id, kind, outcome, source) VALUES (?1, ?2, ?3, ?4, ?5, 'app')",
+                5,
+            ),
+            (
+                "UPDATE tasks SET status = 'done', inspection_id = ?2 WHERE id = ?1 AND status = 'open'",
+                2,
+            ),
+            (
+                "INSERT INTO class_history (entity_id, at, as_of, from_class, to_class, reasons, cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                7,
+            ),
+        ] {
+            assert_eq!(ephemeral(sql, n), 0, "{sql}");
+        }
+        // Another connection sees the same schema (the schema version moved with it).
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "PRAGMA foreign_keys = OFF;
+                 INSERT INTO inspections (entity_id, date, kind, outcome, source) VALUES ('x', '2026-01-01', 'routine', 'ok', 'app');",
+            )
+            .unwrap();
+        for (column, value) in [("kind", "visit"), ("outcome", "fine"), ("source", "web")] {
+            let mut row = ["'routine'", "'ok'", "'app'"];
+            let at = ["kind", "outcome", "source"]
+                .iter()
+                .position(|c| *c == column)
+                .unwrap();
+            let bad = format!("'{value}'");
+            row[at] = &bad;
+            let err = store
+                .conn
+                .execute_batch(&format!(
+                    "INSERT INTO inspections (entity_id, date, kind, outcome, source) VALUES ('x', '2026-01-02', {}, {}, {})",
+                    row[0], row[1], row[2]
+                ))
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("CHECK constraint failed"),
+                "{column}: {err}"
+            );
+        }
+        let check: String = store
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
     }
 }

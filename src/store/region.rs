@@ -142,7 +142,8 @@ impl Db<'_> {
         let mut inspection = self.conn.prepare_cached(
             "INSERT INTO inspections (entity_id, import_seq, date, officer_id, kind, outcome, source)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'import')
-             ON CONFLICT (entity_id, import_seq) DO UPDATE SET date = excluded.date, officer_id = excluded.officer_id,
+             ON CONFLICT (entity_id, import_seq) WHERE import_seq IS NOT NULL
+             DO UPDATE SET date = excluded.date, officer_id = excluded.officer_id,
                kind = excluded.kind, outcome = excluded.outcome",
         )?;
         let mut trim = [

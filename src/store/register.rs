@@ -246,11 +246,14 @@ impl Db<'_> {
         inspections: InspectionRows,
         mut each: impl FnMut(BusinessRow) -> Result<()>,
     ) -> Result<usize> {
-        let outcome = match inspections {
-            InspectionRows::All => String::new(),
-            InspectionRows::Refusals => {
-                format!("AND outcome = '{}'", Outcome::Refused.as_str())
-            }
+        // Refusals come from their own (partial) index, a few entries where the business has
+        // any, rather than from every visit it ever had.
+        let (index, outcome) = match inspections {
+            InspectionRows::All => ("", String::new()),
+            InspectionRows::Refusals => (
+                "INDEXED BY inspections_refused",
+                format!("AND outcome = '{}'", Outcome::Refused.as_str()),
+            ),
         };
         let (clause, param) = filter.clause();
         let params: Vec<&dyn rusqlite::ToSql> = match &param {
@@ -279,7 +282,7 @@ impl Db<'_> {
             "SELECT entity_id, year, result FROM annual_reports WHERE {of_subset} ORDER BY entity_id, year"
         ))?;
         let mut inspections = self.conn.prepare_cached(&format!(
-            "SELECT entity_id, date, officer_id, kind, outcome FROM inspections
+            "SELECT entity_id, date, officer_id, kind, outcome FROM inspections {index}
              WHERE {of_subset} {outcome} ORDER BY entity_id, date, id"
         ))?;
         let mut v_rows = violations.query(params.as_slice())?;
@@ -427,6 +430,31 @@ impl Db<'_> {
                 ])?;
         }
         Ok(changed)
+    }
+
+    /// A business's stored class while it holds on `day`: before the stored review date,
+    /// when the class (and its reasons) read the same with no new record.
+    pub fn class_holding_on(&self, id: &EntityId, day: NaiveDate) -> Result<Option<String>> {
+        Ok(self
+            .row(
+                "SELECT class FROM businesses
+                 WHERE id = ?1 AND class IS NOT NULL AND (class_review_on IS NULL OR class_review_on > ?2)",
+                params![id.as_str(), day.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The region and unit of a business (`None`: no such business; an unlocated one has
+    /// no unit).
+    pub fn entity_unit(&self, id: &EntityId) -> Result<Option<(String, Option<String>)>> {
+        Ok(self
+            .row(
+                "SELECT region_code, unit_code FROM businesses WHERE id = ?1",
+                [id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
     }
 
     pub fn entity_exists(&self, id: &EntityId) -> Result<bool> {

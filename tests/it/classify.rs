@@ -357,10 +357,16 @@ fn the_rules_case_by_case() {
 fn changes_on_is_the_day_the_last_record_leaves_or_a_report_falls_due() {
     let policy = Policy::default();
     let as_of = date(AS_OF);
-    let (b, r) = retail(with_violations(vec![
-        violation(100, Severity::Minor, false, false),
-        violation(300, Severity::Minor, false, false),
-    ]));
+    // Reports filed (passed) for every year: only the violations move the reasons.
+    let (b, r) = retail(Records {
+        annual_reports: (2022..=2026)
+            .map(|y| report(y, ReportResult::Pass))
+            .collect(),
+        ..with_violations(vec![
+            violation(100, Severity::Minor, false, false),
+            violation(300, Severity::Minor, false, false),
+        ])
+    });
     let c = classify(&b, &r, as_of, &policy);
     assert_eq!(c.class, RiskClass::B);
     assert_eq!(
@@ -406,8 +412,12 @@ fn changes_on_is_the_day_the_last_record_leaves_or_a_report_falls_due() {
         Some(ago(30).checked_add_days(Days::new(365)).unwrap())
     );
 
+    // With no report on record the class never changes, but the note naming the years
+    // without one does when the 2025 report falls due: that is its review date.
     let (b, r) = retail(Records::default());
-    assert_eq!(classify(&b, &r, as_of, &policy).changes_on, None);
+    let c = classify(&b, &r, as_of, &policy);
+    assert_eq!(c.changes_on, None);
+    assert_eq!(c.review_on, Some(date("2026-06-30")));
 }
 
 #[test]
@@ -549,6 +559,24 @@ proptest! {
         prop_assert_eq!(all.reasons, refused.reasons);
         prop_assert_eq!(all.changes_on, refused.changes_on);
         prop_assert_eq!(all.review_on, refused.review_on);
+    }
+
+    /// A stored classification is taken as current until its review date (the nightly pass
+    /// re-classifies only businesses due for review, and a visit that adds nothing the
+    /// rules read confirms the stored class): every day before it, the class and the
+    /// reasons read the same.
+    #[test]
+    fn a_classification_holds_until_its_review_date(b in arb_business(), r in arb_records(900), step in 1..400u64) {
+        let policy = Policy::default();
+        let now = classify(&b, &r, date(AS_OF), &policy);
+        let later = date(AS_OF).checked_add_days(Days::new(step)).unwrap();
+        if now.review_on.is_none_or(|review| later < review) {
+            let then = classify(&b, &r, later, &policy);
+            prop_assert_eq!(then.class, now.class);
+            prop_assert_eq!(then.reasons, now.reasons);
+            prop_assert_eq!(then.review_on, now.review_on);
+            prop_assert_eq!(then.changes_on, now.changes_on);
+        }
     }
 
     #[test]

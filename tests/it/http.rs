@@ -2258,3 +2258,201 @@ async fn the_kept_due_list_follows_every_write_that_changes_it() {
     let (status, _, _) = get(None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+/// The businesses of grid G01 (the officer's), by id.
+fn g01(s: &Service) -> Vec<String> {
+    Store::open(&s.t.app.db_path)
+        .unwrap()
+        .read()
+        .search_businesses(
+            &BusinessSearch {
+                grid: Some("G01".into()),
+                limit: 1000,
+                ..BusinessSearch::default()
+            },
+            date("2027-01-20"),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect()
+}
+
+/// What recording a visit checks before it writes (the business is in a grid where the
+/// caller holds a post, every officer is on the roster and certified) is kept in memory
+/// between requests; a change to the roster or to the posts counts from the next request.
+#[tokio::test]
+async fn the_checks_of_a_visit_follow_roster_and_post_changes_at_once() {
+    let s = Service::new();
+    let submit = |who: &'static str, visit: Value| {
+        let s = &s;
+        async move {
+            s.call(Some(who), "POST", "/api/inspections", Some(visit))
+                .await
+        }
+    };
+    let (status, body) = submit("officer", s.visit(&s.own, "2027-01-19T09:00:00")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // The partner's certificate is withdrawn through the API: refused at once.
+    let (_, roster) = s.call(Some("head"), "GET", "/api/officers", None).await;
+    let mut partner = roster["officers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == s.partner.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{} on the roster: {roster}", s.partner));
+    let mut certify = |certified: bool| {
+        partner["certified"] = json!(certified);
+        let mut body = partner.clone();
+        body["region"] = json!(s.region);
+        body
+    };
+    let (status, body) = s
+        .call(Some("head"), "POST", "/api/officers", Some(certify(false)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = submit("officer", s.visit(&s.own, "2027-01-19T10:00:00")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("holds no enforcement certificate"),
+        "{body}"
+    );
+    let (status, _) = s
+        .call(Some("head"), "POST", "/api/officers", Some(certify(true)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = submit("officer", s.visit(&s.own, "2027-01-19T11:00:00")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // G01's A-post passes to the second officer (a write of the app, as an assignment
+    // run makes): the first may no longer record there, the second may.
+    let version: i64 = rusqlite::Connection::open(&s.t.app.db_path)
+        .unwrap()
+        .query_row(
+            "SELECT plan_version FROM grids WHERE code = 'G01' ORDER BY plan_version DESC",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    s.t.app
+        .open_store()
+        .unwrap()
+        .write(|db| {
+            db.set_post(
+                &s.region,
+                version,
+                "G01",
+                "A",
+                Some(&s.second),
+                date("2027-01-20"),
+            )
+        })
+        .unwrap();
+    let (status, body) = submit("officer", s.visit(&s.own, "2027-01-19T12:00:00")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let mut theirs = s.visit(&s.own, "2027-01-19T13:00:00");
+    theirs["officers"] = json!([s.second, s.partner]);
+    let (status, body) = submit("officer2", theirs).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// A visit with no finding and no refusal cannot change a business's class, so recording
+/// one may confirm the stored class without classifying again, but only a class stored
+/// under the app's policy and before its review date. Otherwise the visit classifies
+/// again, as any other does.
+#[tokio::test]
+async fn a_visit_confirms_a_stored_class_only_under_its_policy_and_before_its_review() {
+    let s = Service::new();
+    let schedule = gridpatrol::jobs::parse_schedule("0 0 2 * * *").unwrap();
+    // The nightly run records the policy the stored classes were computed under.
+    gridpatrol::jobs::run_nightly_if_due(&s.t.app, &schedule)
+        .unwrap()
+        .unwrap();
+    let caller = s.t.app.caller(&s.tokens["officer"]).unwrap();
+    let visit = |id: &str, at: &str| -> gridpatrol::domain::inspection::Visit {
+        serde_json::from_value(s.visit(id, at)).unwrap()
+    };
+    let stored = |id: &str| -> (Option<String>, Option<String>) {
+        rusqlite::Connection::open(&s.t.app.db_path)
+            .unwrap()
+            .query_row(
+                "SELECT class, class_review_on FROM businesses WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    let businesses = g01(&s);
+
+    // Under a stricter policy than the stored classes were computed under: classified again.
+    let mut stricter = s.t.at("2027-01-20");
+    stricter.policy =
+        gridpatrol::domain::policy::Policy::from_toml_str("[classification]\nwindow_days = 30\n")
+            .unwrap();
+    let strict = businesses
+        .iter()
+        .find(|id| {
+            let id = gridpatrol::domain::entity::EntityId::parse(id).unwrap();
+            stricter.entity(&id).unwrap().live.class != s.t.app.entity(&id).unwrap().live.class
+        })
+        .expect("a business of G01 the stricter policy classes otherwise");
+    let eid = gridpatrol::domain::entity::EntityId::parse(strict).unwrap();
+    let (_, report) = stricter
+        .record_visit(&caller, &visit(strict, "2027-01-20T09:00:00"), None)
+        .unwrap();
+    let expected = stricter.entity(&eid).unwrap().live.class;
+    assert_eq!(report["class"], expected.as_str(), "{report}");
+    assert_eq!(stored(strict).0.as_deref(), Some(expected.as_str()));
+
+    // On or after its review date: classified again, and a later review date stored.
+    let (id, review) = businesses
+        .iter()
+        .filter(|b| *b != strict)
+        .find_map(|b| stored(b).1.map(|r| (b.clone(), r)))
+        .expect("a business of G01 with a review date");
+    let later = s.t.at(&review);
+    let (_, report) = later
+        .record_visit(&caller, &visit(&id, &format!("{review}T09:00:00")), None)
+        .unwrap();
+    let eid = gridpatrol::domain::entity::EntityId::parse(&id).unwrap();
+    assert_eq!(
+        report["class"],
+        later.entity(&eid).unwrap().live.class.as_str()
+    );
+    let (_, after) = stored(&id);
+    assert!(
+        after.as_ref().is_none_or(|a| *a > review),
+        "reviewed on {review}: stored review date {after:?}"
+    );
+
+    // Before it, under the same policy: the stored class is the answer, and nothing about
+    // the class is written.
+    let quiet = businesses
+        .iter()
+        .find(|b| **b != id && *b != strict && stored(b).0.is_some())
+        .unwrap();
+    let before = stored(quiet);
+    let history = |id: &str| -> i64 {
+        rusqlite::Connection::open(&s.t.app.db_path)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM class_history WHERE entity_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let written = history(quiet);
+    let (_, report) =
+        s.t.app
+            .record_visit(&caller, &visit(quiet, "2027-01-20T10:00:00"), None)
+            .unwrap();
+    assert_eq!(report["class"].as_str(), before.0.as_deref());
+    assert_eq!(stored(quiet), before);
+    assert_eq!(history(quiet), written);
+}
