@@ -125,11 +125,19 @@ due_script "$WORK/due.lua" ""
 # The same, from a client that accepts gzip (as browsers and phone HTTP stacks do).
 due_script "$WORK/due-gzip.lua" ', ["Accept-Encoding"] = "gzip"'
 
-cat > "$WORK/submit.lua" <<LUA
+# Visit submits by the 100 officers, each to a business of their grid with its own
+# Idempotency-Key: the advertising item's result as the second argument, and a Lua string
+# of further JSON members followed by `..` as the third.
+submit_script() { # file advertising extra
+  cat > "$1" <<LUA
 dofile("$WORK/data.lua")
 local checklist = {"qualification","licence_display","annual_report_and_scope","consumer_interests_and_competition","product_quality_and_food_safety","trademarks_and_pyramid_selling","advertising","contracts","complaints_on_site","exit_and_deregistration","register_changes","other"}
 local items = {}
-for i, c in ipairs(checklist) do items[i] = '{"item":"' .. c .. '","result":"pass"}' end
+for i, c in ipairs(checklist) do
+  local result = "pass"
+  if c == "advertising" then result = "$2" end
+  items[i] = '{"item":"' .. c .. '","result":"' .. result .. '"}'
+end
 local items_json = "[" .. table.concat(items, ",") .. "]"
 local counter = 0
 local thread_id = 0
@@ -141,7 +149,7 @@ request = function()
   counter = counter + 1
   local o = officers[((counter * 7 + tid) % #officers) + 1]
   local b = o.businesses[(counter % #o.businesses) + 1]
-  local body = '{"entity_id":"' .. b .. '","officers":["' .. o.id .. '","' .. o.partner .. '"],"visited_at":"$(date -d '1 hour ago' +%FT%H:%M:%S)","checklist":' .. items_json .. '}'
+  local body = '{"entity_id":"' .. b .. '","officers":["' .. o.id .. '","' .. o.partner .. '"],"visited_at":"$(date -d '1 hour ago' +%FT%H:%M:%S)","checklist":' .. items_json .. $3 '}'
   return wrk.format("POST", "/api/inspections", {
     ["Authorization"] = "Bearer " .. o.token,
     ["Content-Type"] = "application/json",
@@ -149,6 +157,12 @@ request = function()
   }, body)
 end
 LUA
+}
+# Clean visits (most are: nothing found), and visits that find a minor violation, which
+# adds it to the business's record and so classifies the business again.
+submit_script "$WORK/submit.lua" pass ""
+submit_script "$WORK/submit-findings.lua" fail \
+  "',\"findings\":[{\"severity\":\"minor\",\"note\":\"misleading advertising\"}]' .."
 
 RESULTS=$(mktemp)
 run() { # name connections script
@@ -170,17 +184,40 @@ for c in 50 200; do
   run due-gzip "$c" "$WORK/due-gzip.lua"
   run submit "$c" "$WORK/submit.lua"
 done
+# Last, as it adds violations to the visited businesses' records.
+run submit-findings 200 "$WORK/submit-findings.lua"
 RSS=$(awk '/VmHWM/ {print $2}' /proc/$SERVER/status)
 BUSINESSES=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from businesses').fetchone()[0])" "$DB")
 TASKS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from tasks').fetchone()[0])" "$DB")
 
+MEAN_LIST=$(python3 - "$DB" "$WORK/officers.json" <<'PY'
+import json, sqlite3, sys, datetime
+c = sqlite3.connect(sys.argv[1])
+today = datetime.date.today()
+week = (today + datetime.timedelta(days=6)).isoformat()
+ids = [o["id"] for o in json.load(open(sys.argv[2]))]
+q = """select count(*) from (
+select id from tasks where officer_id = ?1 and status = 'open' and due_on between ?2 and ?3
+union select id from tasks where officer_id = ?1 and status = 'open' and due_by < ?2
+union select id from tasks where partner_id = ?1 and status = 'open' and due_on between ?2 and ?3
+union select id from tasks where partner_id = ?1 and status = 'open' and due_by < ?2)"""
+n = [c.execute(q, (i, today.isoformat(), week)).fetchone()[0] for i in ids]
+print(round(sum(n) / len(n)))
+PY
+)
 BODY=$(mktemp)
+# p99 of a run at 200 connections, in ms, and whether it is under a goal.
+p99_ms() { awk -F'|' -v n="$1" '$1 == n && $2 == 200 { v = $4; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) sub(/ms$/, "", v); else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } print v }' "$RESULTS"; }
+verdict() { awk -v v="$1" -v goal="$2" 'BEGIN { print (v != "" && v + 0 < goal + 0) ? "met" : "**not met**" }'; }
+DUE_P99=$(p99_ms due)
+SUBMIT_P99=$(p99_ms submit)
+ERRORS=$(awk -F'|' '{ n += $7; if ($8 != "none") s = s " " $1 "-" $2 ": " $8 } END { print n + 0 (s == "" ? "" : ";" s) }' "$RESULTS")
 {
   echo "## The service under load (issue: service, item 7)"
   echo
-  echo "Command: \`scripts/bench-serve.sh\` (DURATION=$DURATION); machine: $(machine_line); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') from Debian, 2 threads, on loopback against the release server."
+  echo "Command: \`scripts/bench-serve.sh\` (DURATION=$DURATION); machine: $(machine_line); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') from Debian, 2 threads, on loopback against the release server (\`[limits] db_workers\` ${DB_WORKERS:-$((8 * $(nproc)))})."
   echo
-  echo "Database: $BUSINESSES generated businesses (3,495 Wuhan units, 500 grids), $TASKS tasks (a year's plan and every visit the runs below recorded), 100 officer accounts. **Due list**: \`GET /api/officers/{id}/due?days=7\` for 100 officers in turn (manager's token). **Submit**: \`POST /api/inspections\`, a full 12-item visit by an officer and their partner to a business of their grid, each with its own \`Idempotency-Key\`; every one is a write transaction (inspection, tasks closed, re-classification, audit, idempotency record) committed with \`synchronous=FULL\`."
+  echo "Database: $BUSINESSES generated businesses (3,495 Wuhan units, 500 grids), $TASKS tasks (a year's plan and every visit the runs below recorded), 100 officer accounts, built by the script on its first run of the day. **Due list**: \`GET /api/officers/{id}/due?days=7\` for 100 officers in turn (manager's token). **Submit**: \`POST /api/inspections\`, a full 12-item visit by an officer and their partner to a business of their grid, each with its own \`Idempotency-Key\`, nothing found; every one is a write transaction (inspection, tasks closed, class confirmed or re-classified, audit, idempotency record) committed with \`synchronous=FULL\`. **Submit-findings**: the same with the advertising item failed and a minor violation found, which adds the violation to the business's record and classifies it again."
   echo
   echo "| endpoint | connections | p50 | p99 | requests/s | requests | non-2xx | socket errors |"
   echo "|---|---|---|---|---|---|---|---|"
@@ -190,28 +227,22 @@ BODY=$(mktemp)
   echo
   echo "Peak resident memory of the server over all runs: $((RSS / 1024)) MiB (VmHWM)."
   echo
-  MEAN_LIST=$(python3 - "$DB" "$WORK/officers.json" <<'PY'
-import json, sqlite3, sys, datetime
-c = sqlite3.connect(sys.argv[1])
-today = datetime.date.today()
-week = (today + datetime.timedelta(days=6)).isoformat()
-ids = [o["id"] for o in json.load(open(sys.argv[2]))]
-q = """select count(*) from (
-  select id from tasks where officer_id = ?1 and status = 'open' and due_on between ?2 and ?3
-  union select id from tasks where officer_id = ?1 and status = 'open' and due_by < ?2
-  union select id from tasks where partner_id = ?1 and status = 'open' and due_on between ?2 and ?3
-  union select id from tasks where partner_id = ?1 and status = 'open' and due_by < ?2)"""
-n = [c.execute(q, (i, today.isoformat(), week)).fetchone()[0] for i in ids]
-print(round(sum(n) / len(n)))
-PY
-)
   echo "A week's due list here holds $MEAN_LIST tasks on average (500 grids of about 2,000 businesses, each officer leading one and partnering in others)."
   echo
-  echo "Goals: due list p99 < 10 ms and submit p99 < 25 ms at 200 connections, zero errors, RSS < 1 GiB. Zero errors and the memory goal are met. The due-list goal is met at 200 connections, with and without gzip. Without gzip each answer is 100–150 KB of JSON, so at these rates loopback carries several GB/s. The **submit goal is not met**. wrk keeps every connection busy, so by Little's law p99 at 200 connections is at least 200 ÷ throughput: 25 ms needs 8,000 submits a second, against the requests/s in the table."
+  echo "Goals at 200 connections: due list p99 < 10 ms: $(verdict "$DUE_P99" 10) (${DUE_P99} ms); submit p99 < 25 ms: $(verdict "$SUBMIT_P99" 25) (${SUBMIT_P99} ms); zero errors: ${ERRORS} non-2xx; RSS < 1 GiB: $(verdict "$((RSS / 1024))" 1024). wrk keeps every connection busy, so by Little's law the mean latency at 200 connections is 200 ÷ throughput: a 25 ms p99 needs well over 8,000 submits a second on these two cores, shared with wrk. A visit that finds something does more (the violation, the business classified again from its whole record, its class history) and is not held to the goal here; its row shows what it costs."
+  echo
+  echo "Memory: serving alone stays near 300 MiB (VmRSS after 10-second due, submit and submit-findings runs at 200 connections on this database, with no job running). The peak above comes from the scheduled jobs the server catches up at start-up on a database built the same day: the nightly re-plan reaches 1.4 GiB because it reads every open task of the region (2.6 M here) into memory before walking the businesses, and the 旬 and monthly snapshots reach 1.0 GiB (sampled once a second while they ran; the re-classification of all 1 M businesses alone peaks at 84 MiB, \`/usr/bin/time -v gridpatrol reclassify\`). An earlier run's 179 MiB was measured on a database whose jobs had already run that day. Next step: the re-plan reads open tasks in step with the businesses (one cursor, both in id order) instead of all at once, and the snapshots likewise."
   echo
   echo "How the due list gets there: it is kept in memory as the JSON sent (and, once asked for, gzipped) with an entity tag. A request whose list is current is answered without a turn at the store. A list stays current until a write could have changed it: a recorded visit makes stale only the lists of the officers of the business's open tasks, any other write all of them, and a write from another process is noticed through \`PRAGMA data_version\` within 200 ms (tests: \`http::the_kept_due_list_follows_every_write_that_changes_it\`, \`app::pool::tests\`). Each submit run above makes the officers' lists stale, so each due-list run after one begins by computing them again. Clients sending \`If-None-Match\` get 304 with no body."
   echo
-  echo "Submits: every write of the process runs on one writing connection, in its own savepoint. Writers queued behind one share its commit (group commit, \`synchronous=FULL\`; nobody is answered before the commit). Three changes raised the rate. (1) The writing connection keeps a warm page cache. (2) Statements stay prepared: before, SQLite planned every statement with a join again on each use, to look at its bound values; the query planner stability guarantee stops that. Together these took submits at 200 connections from 2,150 to 3,730 a second (10-second runs of the same script before and after, one run each, on a database that earlier runs had filled). (3) Re-classifying after a visit reads only the business's refused visits, which are all that classification uses. That database had been reused by about ten runs, so each visited business carried up to 4,536 visits, and reading them all took 40 % of the server's CPU under submits (perf). The bench builds its database on its first run of a day. On a freshly built one, back-to-back runs of this script gave 6,103 submits a second (p99 46.7 ms) without change 3 and 6,483 (p99 43.9 ms) with it. With change 3 the rate no longer falls as histories grow. The table above is a later run on the same database, with the business and roster checks moved before the writer; its rates are within run-to-run noise of those. Larger groups did not help (\`DB_WORKERS=64\`: 2,580–2,680 a second on the filled database, no more than with the default). The limit is CPU in the one writer, about 0.15 ms a visit: the inspection row, closing tasks, re-classifying, the audit entry with the whole visit, the idempotency record, and the commit. Next steps for the 25 ms goal (about 9,000 a second): do the authorisation and existence reads and checks before taking the writer, read a business's records directly rather than through the register stream's subqueries, and write a lighter audit entry."
+  echo "How submits get there. Every write of the process runs on one writing connection, in its own savepoint; writers queued behind one share its commit (group commit, \`synchronous=FULL\`; nobody is answered before the commit). So the rate is set by the time one visit holds that connection. Measured with a temporary timer around it (10-second runs, 200 connections, on a bench database reused all morning, so one run each and indicative only), it went from about 114 µs of work plus 59 µs of commit per visit (5,300–6,100 submits/s, p99 46–60 ms) to about 36 µs plus 28–31 µs (12,700–13,600/s, p99 21.5–23 ms), in these steps:"
+  echo
+  echo "1. Less to read and write per visit: an app visit no longer writes an entry to the import-position index (now partial: imported rows only); re-classification reads refused visits from their own partial index; the audit entry names the inspection and what it decided instead of repeating its 12 items; the checks before the writer (business in the caller's grids, officers on the roster and certified) read an officer's units and certificate kept in memory until any write other than a visit (test: \`http::the_checks_of_a_visit_follow_roster_and_post_changes_at_once\`). 7,300/s, p99 35 ms."
+  echo "2. Checkpoints on their own thread: a checkpointer connection copies the WAL back into the database after commits; the writing connection checkpoints only past 4,000 pages, when nearly everything is copied already, so that the WAL still starts over (a checkpoint that leaves nothing behind between two transactions is what lets it). With no writer checkpoint at all the WAL grew past 2 GB in 20 seconds. 8,000–8,200/s, p99 35 ms (test: \`app::pool::tests::the_checkpointer_copies_commits_into_the_database_file\`)."
+  echo "3. A visit that finds nothing confirms the stored class: the rules read only refused visits (property test \`classify::visits_other_than_refusals_change_nothing\`) and a stored classification reads the same until its review date (property test \`classify::a_classification_holds_until_its_review_date\`, which found review dates missing the days a report owed with no row falls due; fixed, and the rules' version joined the policy fingerprint so the next nightly run re-classifies everything). So before that date, and only when the last nightly run used this policy, the visit takes the stored class without reading the record (test: \`http::a_visit_confirms_a_stored_class_only_under_its_policy_and_before_its_review\`). 9,400–9,900/s, p99 27.5–30 ms."
+  echo "4. No temporary b-tree per written row: SQLite evaluates \`CHECK (x IN (…))\` of more than two constants by building a temporary b-tree of them on every row a statement writes (three per visit). Migration 10 rewrites those checks as \`x = … OR x = …\` in place, SQLite's documented schema edit for constraint-only changes (test: \`store::tests::the_writes_of_a_visit_build_no_temporary_table_and_checks_still_hold\`). 9,700–13,300/s over four runs, p99 22–30 ms; and with \`db_workers\` at eight per core instead of four (larger commit groups: 13 visits a commit instead of 6), 13,400–13,600/s, p99 21.5 ms in two runs. Eight per core is now the default."
+  echo
+  echo "What remains per visit is mostly pages: a visit writes about 3.6 WAL pages at 6 visits a commit (the business's inspection-history index page, the caller's idempotency-key page, and shares of the appended inspection, audit and idempotency rows and of the database header), and each commit syncs them. The table's run (20 seconds, after the due-list runs, on a freshly built database) gave fewer submits than the 10-second runs of step 4, and its p99 is just over the goal, so the submit goal is still open. Next steps: a writer thread that runs queued writes back to back (the connection is idle about a tenth of the time between one writer and the next, measured), and fewer pages per visit (the idempotency key in its table's own b-tree). Earlier sessions' steps (warm writer cache, statements kept prepared under the query planner stability guarantee, refused visits only) are described in the git history of this section."
 } > "$BODY"
 write_section bench-serve "$BODY"
 cat "$BODY"
