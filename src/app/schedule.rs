@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{App, AppError};
 use crate::domain::policy::RiskClass;
 use crate::domain::schedule::{Window, obligations, spread_due_dates_onto};
-use crate::store::{BusinessFilter, Escalation, NewTask, OpenTask, PeriodStats};
+use crate::store::{BusinessFilter, Escalation, NewTask, OpenTask, OpenTaskCursor, PeriodStats};
 
 /// What a re-plan did for a region.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -73,24 +73,19 @@ impl App {
             let lead: Vec<Option<&String>> = labels.iter().map(|g| a_post.get(g)).collect();
             let partner: Vec<Option<&String>> = labels.iter().map(|g| b_post.get(g)).collect();
             let overrides = db.active_overrides(region_code, today)?;
-            let open = db.live_open_tasks(region_code, today)?;
-
-            // Businesses and open tasks both come in entity id order: walk them together.
-            let mut next_task = 0;
+            // Businesses and open tasks both come in entity id order: walk them together,
+            // reading a business's open tasks as it comes.
+            let mut open_statement = db.live_open_tasks_statement()?;
+            let mut open = OpenTaskCursor::new(&mut open_statement, region_code, today)?;
+            let mut tasks: Vec<OpenTask> = Vec::new();
             let mut uncovered: Vec<Uncovered> = Vec::new();
             let mut cancel: Vec<i64> = Vec::new();
             let mut moves: Vec<(i64, usize)> = Vec::new();
             db.for_each_business(&BusinessFilter::Region(region_code.to_owned()), |row| {
                 report.businesses += 1;
                 let id = row.business.id.as_str();
-                while next_task < open.len() && open[next_task].entity_id.as_str() < id {
-                    next_task += 1;
-                }
-                let first = next_task;
-                while next_task < open.len() && open[next_task].entity_id == id {
-                    next_task += 1;
-                }
-                let tasks: &[OpenTask] = &open[first..next_task];
+                open.take(id, &mut tasks)?;
+                let tasks: &[OpenTask] = &tasks;
                 let Some(g) = row
                     .unit_code
                     .as_ref()
@@ -164,6 +159,9 @@ impl App {
                 }
                 Ok(())
             })?;
+            // The walk is over: the cursor's statement is done before the writes below.
+            drop(open);
+            drop(open_statement);
 
             // Date the new visits onto each officer's days, around the tasks they have, each
             // inside its period (which may reach past the horizon).

@@ -24,7 +24,7 @@ pub use register::{
     InspectionRows, OverrideRow, StoredClass, Summary,
 };
 pub use report::{Clears, ReportFacts, TaskLine};
-pub use schedule::{AreaRow, Escalation, GridStats, OpenTask, PeriodStats};
+pub use schedule::{AreaRow, Escalation, GridStats, OpenTask, OpenTaskCursor, PeriodStats};
 pub use tasks::{NewTask, TaskRow};
 pub use visits::{AuditRow, CampaignRow, ExtraLink, NewVisit, Satisfied};
 

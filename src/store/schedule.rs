@@ -31,6 +31,63 @@ pub struct OpenTask {
     pub due_by: NaiveDate,
 }
 
+/// A region's open tasks (deadline on or after a day) read in business id order, one
+/// business's at a time: the re-plan walks them beside the businesses without holding every
+/// open task of the region in memory.
+pub struct OpenTaskCursor<'s> {
+    rows: rusqlite::Rows<'s>,
+    next: Option<OpenTask>,
+}
+
+impl<'s> OpenTaskCursor<'s> {
+    pub fn new(
+        stmt: &'s mut rusqlite::Statement<'_>,
+        region_code: &str,
+        from: NaiveDate,
+    ) -> Result<Self> {
+        let rows = stmt.query(params![region_code, from.to_string()])?;
+        let mut cursor = OpenTaskCursor { rows, next: None };
+        cursor.next = cursor.read()?;
+        Ok(cursor)
+    }
+
+    fn read(&mut self) -> Result<Option<OpenTask>> {
+        let Some(r) = self.rows.next()? else {
+            return Ok(None);
+        };
+        Ok(Some(OpenTask {
+            id: r.get(0)?,
+            entity_id: r.get(1)?,
+            kind: r.get(2)?,
+            grid_code: r.get(3)?,
+            officer_id: r.get(4)?,
+            partner_id: r.get(5)?,
+            due_on: date(&r.get::<_, String>(6)?)?,
+            due_by: date(&r.get::<_, String>(7)?)?,
+        }))
+    }
+
+    /// Puts the open tasks of `entity_id` into `out` (emptied first). Ids must come in
+    /// ascending order: tasks of businesses before `entity_id` are passed over.
+    pub fn take(&mut self, entity_id: &str, out: &mut Vec<OpenTask>) -> Result<()> {
+        out.clear();
+        loop {
+            let Some(task) = self.next.take() else {
+                return Ok(());
+            };
+            match task.entity_id.as_str().cmp(entity_id) {
+                std::cmp::Ordering::Greater => {
+                    self.next = Some(task);
+                    return Ok(());
+                }
+                std::cmp::Ordering::Equal => out.push(task),
+                std::cmp::Ordering::Less => {}
+            }
+            self.next = self.read()?;
+        }
+    }
+}
+
 /// An overdue task handed to a deputy.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Escalation {
@@ -126,27 +183,24 @@ impl Db<'_> {
 
     /// Open tasks of a region's businesses whose deadline is on or after `from`.
     pub fn live_open_tasks(&self, region_code: &str, from: NaiveDate) -> Result<Vec<OpenTask>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.live_open_tasks_statement()?;
+        let mut cursor = OpenTaskCursor::new(&mut stmt, region_code, from)?;
+        let mut out = Vec::new();
+        while let Some(task) = cursor.next.take() {
+            out.push(task);
+            cursor.next = cursor.read()?;
+        }
+        Ok(out)
+    }
+
+    /// The statement an [`OpenTaskCursor`] runs: kept by the caller while it reads.
+    pub fn live_open_tasks_statement(&self) -> Result<rusqlite::CachedStatement<'_>> {
+        Ok(self.conn.prepare_cached(
             "SELECT t.id, t.entity_id, t.kind, g.code, t.officer_id, t.partner_id, t.due_on, t.due_by
              FROM tasks t JOIN businesses b ON b.id = t.entity_id LEFT JOIN grids g ON g.id = t.grid_id
              WHERE t.status = 'open' AND t.due_by >= ?2 AND b.region_code = ?1
              ORDER BY t.entity_id, t.due_on, t.id",
-        )?;
-        let mut rows = stmt.query(params![region_code, from.to_string()])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(OpenTask {
-                id: r.get(0)?,
-                entity_id: r.get(1)?,
-                kind: r.get(2)?,
-                grid_code: r.get(3)?,
-                officer_id: r.get(4)?,
-                partner_id: r.get(5)?,
-                due_on: date(&r.get::<_, String>(6)?)?,
-                due_by: date(&r.get::<_, String>(7)?)?,
-            });
-        }
-        Ok(out)
+        )?)
     }
 
     /// Cancels open tasks (a re-plan found them no longer owed).
