@@ -155,13 +155,26 @@ impl App {
     ) -> Result<Vec<CoverageRow>, AppError> {
         let store = self.open_store()?;
         let db = store.read();
+        let facts = self.facts(&db, region, period, within)?;
+        self.coverage_of(&db, region, period, &facts, by)
+    }
+
+    /// A coverage report from facts already read, with the officers' hours.
+    fn coverage_of(
+        &self,
+        db: &crate::store::Db<'_>,
+        region: &str,
+        period: Period,
+        facts: &Facts,
+        by: Breakdown,
+    ) -> Result<Vec<CoverageRow>, AppError> {
         let Facts {
             places,
             inspected,
             tasks,
             visits,
-        } = self.facts(&db, region, period, within)?;
-        let mut rows = coverage(&places, &inspected, &tasks, &visits, by, self.clock.today());
+        } = facts;
+        let mut rows = coverage(places, inspected, tasks, visits, by, self.clock.today());
         // Staffing: hours the officers have against hours the visits need.
         if matches!(by, Breakdown::Officer | Breakdown::Grid | Breakdown::Area) {
             let hours: std::collections::HashMap<String, f64> = db
@@ -172,14 +185,14 @@ impl App {
             // Each key's officers: the A-post officers of its grids.
             let mut officers_of: std::collections::HashMap<&str, std::collections::BTreeSet<&str>> =
                 Default::default();
-            for p in &places {
+            for p in places {
                 if !p.officer.is_empty() {
                     officers_of.entry(p.key(by)).or_default().insert(&p.officer);
                 }
             }
             let all: std::collections::BTreeSet<&str> = places
                 .iter()
-                .map(|p| p.officer.as_str())
+                .map(|p| &*p.officer)
                 .filter(|o| !o.is_empty())
                 .collect();
             for row in &mut rows {
@@ -369,13 +382,26 @@ impl App {
 
     /// Rankings of grids and officers over a period, as a bulletin names them.
     pub fn rankings(&self, region: &str, period: Period) -> Result<serde_json::Value, AppError> {
+        let store = self.open_store()?;
+        self.rankings_in(&store.read(), region, period)
+    }
+
+    /// [`App::rankings`] read through `db` (a snapshot reads them in its own transaction).
+    pub(super) fn rankings_in(
+        &self,
+        db: &crate::store::Db<'_>,
+        region: &str,
+        period: Period,
+    ) -> Result<serde_json::Value, AppError> {
         use crate::domain::assessment::rank;
+        // One read of the facts for both rankings.
+        let facts = self.facts(db, region, period, None)?;
         let grids = rank(
-            &self.coverage_report(region, period, Breakdown::Grid, None)?,
+            &self.coverage_of(db, region, period, &facts, Breakdown::Grid)?,
             &self.policy.assessment,
         );
         let officers = rank(
-            &self.coverage_report(region, period, Breakdown::Officer, None)?,
+            &self.coverage_of(db, region, period, &facts, Breakdown::Officer)?,
             &self.policy.assessment,
         );
         Ok(serde_json::json!({ "grids": grids, "officers": officers }))

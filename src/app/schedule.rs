@@ -266,25 +266,32 @@ impl App {
     ) -> Result<Vec<String>, AppError> {
         let at = self.clock.stamp();
         let mut store = self.open_store()?;
-        store.write(|db| {
-            let mut taken = Vec::new();
-            for region in db.region_codes()? {
+        let mut taken = Vec::new();
+        for region in store.read().region_codes()? {
+            if store.read().snapshot(kind, &region, period.0)?.is_some() {
+                continue;
+            }
+            // Figures and rankings from one read transaction (the writer goes on meanwhile);
+            // only storing them takes the write lock.
+            let body = store.read_consistent(|db| -> Result<_, AppError> {
                 let stats = db.period_stats(&region, period.0, period.1)?;
                 let mut body = serde_json::to_value(&stats).unwrap_or_default();
                 // The bulletin's rankings of grids and officers, frozen with the figures.
-                body["rankings"] = self.rankings(
+                body["rankings"] = self.rankings_in(
+                    &db,
                     &region,
                     crate::domain::report::Period {
                         from: period.0,
                         to: period.1,
                     },
                 )?;
-                if db.save_snapshot(kind, &region, period, &at, &body)? {
-                    taken.push(region);
-                }
+                Ok(body)
+            })?;
+            if store.write(|db| db.save_snapshot(kind, &region, period, &at, &body))? {
+                taken.push(region);
             }
-            Ok(taken)
-        })
+        }
+        Ok(taken)
     }
 
     /// Every task of a business, any status.

@@ -3,6 +3,7 @@
 //! facts the store hands in.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
@@ -127,16 +128,17 @@ impl std::str::FromStr for Breakdown {
     }
 }
 
-/// Where a business stands: the keys of every breakdown.
+/// Where a business stands: the keys of every breakdown. The keys other than the
+/// business's own are shared by many businesses: a report over a million holds each once.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Placement {
     pub entity_id: String,
-    pub grid: String,
+    pub grid: Arc<str>,
     /// The grid's A-post officer.
-    pub officer: String,
-    pub area: String,
-    pub class: String,
-    pub industry: String,
+    pub officer: Arc<str>,
+    pub area: Arc<str>,
+    pub class: Arc<str>,
+    pub industry: Arc<str>,
 }
 
 impl Placement {
@@ -257,10 +259,10 @@ pub fn coverage(
     }
     // Per business: (required, done).
     let mut per_business = vec![(0usize, 0usize); places.len()];
-    let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut groups: BTreeMap<&str, Acc> = BTreeMap::new();
     let mut total = Acc::default();
     let mut each = |b: usize, f: &mut dyn FnMut(&mut Acc)| {
-        f(groups.entry(places[b].key(by).to_owned()).or_default());
+        f(groups.entry(places[b].key(by)).or_default());
         f(&mut total);
     };
     for b in 0..places.len() {
@@ -332,7 +334,10 @@ pub fn coverage(
         hours_needed: a.minutes as f64 / 60.0,
         hours_available: None,
     };
-    let mut rows: Vec<CoverageRow> = groups.iter().map(|(k, a)| row(k.clone(), a)).collect();
+    let mut rows: Vec<CoverageRow> = groups
+        .iter()
+        .map(|(k, a)| row((*k).to_owned(), a))
+        .collect();
     rows.push(row("total".into(), &total));
     rows
 }
@@ -383,7 +388,7 @@ mod tests {
         let place = |id: &str, grid: &str, class: &str| Placement {
             entity_id: id.into(),
             grid: grid.into(),
-            officer: format!("O-{grid}"),
+            officer: format!("O-{grid}").into(),
             area: "A1".into(),
             class: class.into(),
             industry: "food".into(),

@@ -26,7 +26,7 @@ pub use register::{
 pub use report::{Clears, ReportFacts, TaskLine};
 pub use schedule::{AreaRow, Escalation, GridStats, OpenTask, OpenTaskCursor, PeriodStats};
 pub use tasks::{NewTask, TaskRow};
-pub use visits::{AuditRow, CampaignRow, ExtraLink, NewVisit, Satisfied};
+pub use visits::{AuditRow, CampaignRow, ExtraLink, NewVisit, PlacedBusiness, Satisfied};
 
 /// Store errors; the HTTP layer maps them to status codes.
 #[derive(Debug, thiserror::Error)]
@@ -198,15 +198,32 @@ impl Store {
         Db { conn: &self.conn }
     }
 
+    /// Reads in one read transaction: every query of `work` sees the same state of the
+    /// database (writers go on meanwhile, unblocked).
+    pub fn read_consistent<T, E: From<StoreError>>(
+        &mut self,
+        work: impl FnOnce(Db<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        self.transaction(rusqlite::TransactionBehavior::Deferred, work)
+    }
+
     /// Runs `work` in one transaction: committed when it returns `Ok`, rolled back (nothing
     /// written) when it returns `Err` or panics.
     pub fn write<T, E: From<StoreError>>(
         &mut self,
         work: impl FnOnce(Db<'_>) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
+        self.transaction(rusqlite::TransactionBehavior::Immediate, work)
+    }
+
+    fn transaction<T, E: From<StoreError>>(
+        &mut self,
+        behavior: rusqlite::TransactionBehavior,
+        work: impl FnOnce(Db<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let tx = self
             .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .transaction_with_behavior(behavior)
             .map_err(StoreError::from)?;
         let value = work(Db { conn: &tx })?;
         tx.commit().map_err(StoreError::from)?;

@@ -2,6 +2,7 @@
 //! visits made in it, and the "three clears" (三清) checks.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rusqlite::params;
@@ -64,31 +65,41 @@ impl Db<'_> {
             Some(v) => self.open_posts(region, v, "A")?,
             None => HashMap::new(),
         };
+        // Each key once, shared by the businesses that have it.
+        let mut keys: HashSet<Arc<str>> = HashSet::new();
+        let mut key = |text: &str| -> Arc<str> {
+            if let Some(k) = keys.get(text) {
+                return Arc::clone(k);
+            }
+            let k: Arc<str> = text.into();
+            keys.insert(Arc::clone(&k));
+            k
+        };
         let mut facts = ReportFacts::default();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        for (id, industry, class, grid, area) in self.placed_businesses(region)? {
-            let grid = grid.unwrap_or_default();
-            index.insert(id.clone(), facts.places.len());
+        self.each_placed_business(region, |b| {
+            let grid = b.grid.unwrap_or_default();
             facts.places.push(Placement {
-                officer: officer_of.get(&grid).cloned().unwrap_or_default(),
-                entity_id: id,
-                grid,
-                area: area.unwrap_or_default(),
-                class: class.unwrap_or_default(),
-                industry,
+                officer: key(officer_of.get(&grid).map_or("", String::as_str)),
+                grid: key(&grid),
+                area: key(b.area.as_deref().unwrap_or_default()),
+                class: key(b.class.as_deref().unwrap_or_default()),
+                industry: key(&b.industry),
+                entity_id: b.id,
             });
-        }
-        let inspected: HashSet<String> = self.conn.prepare_cached(
-                "SELECT DISTINCT i.entity_id FROM inspections i JOIN businesses b ON b.id = i.entity_id
-                 WHERE b.region_code = ?1",
-            )?
-            .query_map([region], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        facts.inspected = facts
-            .places
-            .iter()
-            .map(|p| inspected.contains(&p.entity_id))
-            .collect();
+            facts.inspected.push(b.inspected);
+            Ok(())
+        })?;
+        facts.places.shrink_to_fit();
+        facts.inspected.shrink_to_fit();
+        // The places are in id order (as SQLite orders text, byte by byte, as `str` does):
+        // a task or visit finds its business by a binary search.
+        let (mut tasks, mut visits) = (Vec::new(), Vec::new());
+        let places = &facts.places;
+        let index = |id: &str| {
+            places
+                .binary_search_by(|p| p.entity_id.as_str().cmp(id))
+                .ok()
+        };
         let mut stmt = self.conn.prepare_cached(
             "SELECT t.entity_id, t.kind, t.due_by, i.date, b.class
              FROM tasks t JOIN businesses b ON b.id = t.entity_id
@@ -98,11 +109,11 @@ impl Db<'_> {
         let mut rows = stmt.query(params![region, f, t])?;
         while let Some(r) = rows.next()? {
             let id: String = r.get(0)?;
-            let Some(&business) = index.get(&id) else {
+            let Some(business) = index(&id) else {
                 continue;
             };
             let done: Option<String> = r.get(3)?;
-            facts.tasks.push(TaskLine {
+            tasks.push(TaskLine {
                 business,
                 kind: r.get(1)?,
                 due_by: date(&r.get::<_, String>(2)?)?,
@@ -118,11 +129,11 @@ impl Db<'_> {
         let mut rows = stmt.query(params![region, f, t])?;
         while let Some(r) = rows.next()? {
             let id: String = r.get(0)?;
-            let Some(&business) = index.get(&id) else {
+            let Some(business) = index(&id) else {
                 continue;
             };
             let outcome: String = r.get(2)?;
-            facts.visits.push(VisitFact {
+            visits.push(VisitFact {
                 business,
                 date: date(&r.get::<_, String>(3)?)?,
                 same_day: r.get(1)?,
@@ -130,6 +141,9 @@ impl Db<'_> {
                 notice: outcome == "rectification",
             });
         }
+        drop(rows);
+        facts.tasks = tasks;
+        facts.visits = visits;
         Ok(facts)
     }
 

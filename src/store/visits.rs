@@ -48,6 +48,19 @@ pub struct Satisfied {
 }
 
 /// A stored campaign.
+/// A business with the keys it is reported by (see [`Db::each_placed_business`]).
+#[derive(Debug, Clone)]
+pub struct PlacedBusiness {
+    pub id: String,
+    pub industry: String,
+    pub class: Option<String>,
+    /// The grid's code in the plan in force, and its area's.
+    pub grid: Option<String>,
+    pub area: Option<String>,
+    /// Any inspection on record.
+    pub inspected: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CampaignRow {
     pub id: i64,
@@ -421,22 +434,45 @@ impl Db<'_> {
             Option<String>,
         )>,
     > {
+        let mut out = Vec::new();
+        self.each_placed_business(region_code, |b| {
+            out.push((b.id, b.industry, b.class, b.grid, b.area));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// [`Db::placed_businesses`] one at a time, in id order, without holding them all.
+    pub fn each_placed_business(
+        &self,
+        region_code: &str,
+        mut each: impl FnMut(PlacedBusiness) -> Result<()>,
+    ) -> Result<()> {
         let Some(version) = self.plan_in_force(region_code)? else {
-            return Ok(Vec::new());
+            return Ok(());
         };
-        Ok(self.conn.prepare_cached(
-                "SELECT b.id, b.industry, b.class, g.code,
-                        (SELECT a.code FROM area_grids ag JOIN areas a ON a.id = ag.area_id WHERE ag.grid_id = g.id LIMIT 1)
-                 FROM businesses b
-                 LEFT JOIN grid_units gu ON gu.region_code = b.region_code AND gu.unit_code = b.unit_code
-                   AND gu.grid_id IN (SELECT id FROM grids WHERE region_code = ?1 AND plan_version = ?2)
-                 LEFT JOIN grids g ON g.id = gu.grid_id
-                 WHERE b.region_code = ?1 ORDER BY b.id",
-            )?
-            .query_map(params![region_code, version], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?)
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT b.id, b.industry, b.class, g.code,
+                    (SELECT a.code FROM area_grids ag JOIN areas a ON a.id = ag.area_id WHERE ag.grid_id = g.id LIMIT 1),
+                    EXISTS (SELECT 1 FROM inspections i WHERE i.entity_id = b.id)
+             FROM businesses b
+             LEFT JOIN grid_units gu ON gu.region_code = b.region_code AND gu.unit_code = b.unit_code
+               AND gu.grid_id IN (SELECT id FROM grids WHERE region_code = ?1 AND plan_version = ?2)
+             LEFT JOIN grids g ON g.id = gu.grid_id
+             WHERE b.region_code = ?1 ORDER BY b.id",
+        )?;
+        let mut rows = stmt.query(params![region_code, version])?;
+        while let Some(r) = rows.next()? {
+            each(PlacedBusiness {
+                id: r.get(0)?,
+                industry: r.get(1)?,
+                class: r.get(2)?,
+                grid: r.get(3)?,
+                area: r.get(4)?,
+                inspected: r.get(5)?,
+            })?;
+        }
+        Ok(())
     }
 
     /// The roster of a region (all officers when `region_code` is `None`).

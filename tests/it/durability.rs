@@ -47,8 +47,10 @@ fn start(db: &std::path::Path) -> (Child, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_visits_survive_sigkill_exactly_once() {
-    let t = TestApp::new("2026-11-22");
+    // The server runs on the real clock, so the app that signs in (and dates the token's
+    // expiry) does too.
     let today = chrono::Local::now().date_naive();
+    let t = TestApp::new(&today.to_string());
     let region = TinyRegion::jiangan(120, 3, &today.to_string(), Some(12));
     let to = today + chrono::Duration::days(90);
     let (code, version) = region.plan_and_staff(&t.app, 3, &today.to_string(), &to.to_string());
