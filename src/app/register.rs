@@ -11,9 +11,7 @@ use super::{App, AppError};
 use crate::domain::entity::{AnnualReport, Complaint, EntityId, Inspection, Licence, Violation};
 use crate::domain::policy::{Policy, RiskClass};
 use crate::domain::risk::{Classification, Reason, classify};
-use crate::store::{
-    BusinessFilter, Db, EntityView, InspectionRows, OverrideRow, Store, StoredClass,
-};
+use crate::store::{BusinessFilter, Db, EntityView, InspectionRows, OverrideRow, StoredClass};
 
 /// The reasons as stored and served: each rule with its text and evidence.
 pub fn reasons_json(reasons: &[Reason]) -> String {
@@ -171,13 +169,13 @@ impl App {
     /// Whether the classifications stored on the businesses were computed under this app's
     /// policy: the last nightly re-classification ran under it. (A changed policy has the
     /// next nightly pass re-classify everything; until then a stored class may be stale.)
-    pub fn classes_under_policy(&self, store: &Store) -> Result<bool, AppError> {
+    pub fn classes_under_policy(&self, db: &crate::store::Db<'_>) -> Result<bool, AppError> {
         // Read before the job runs: a write after this makes what is kept stale.
         let global = self.connections.generation(&self.db_path, "").global;
         if let Some(known) = self.views.classes_under_policy(global) {
             return Ok(known);
         }
-        let last = store
+        let last = db
             .last_job_summary(crate::jobs::NIGHTLY_RECLASSIFY)?
             .and_then(|s| s["policy_fingerprint"].as_str().map(str::to_owned));
         let known = last.as_deref() == Some(policy_fingerprint(&self.policy).as_str());

@@ -17,7 +17,27 @@ use crate::domain::access::{Action, UserRole, allowed, grid_scoped};
 use crate::domain::campaign::Campaign;
 use crate::domain::entity::{EntityId, Officer, Outcome, Violation};
 use crate::domain::inspection::{Rectification, Visit, check_visit};
-use crate::store::{BusinessFilter, ExtraLink, NewVisit, Store, StoredResponse, UserRow};
+use crate::store::{BusinessFilter, Db, ExtraLink, NewVisit, StoredResponse, UserRow};
+
+/// A visit checked as far as it can be without the database, with what it writes already
+/// written as text (see [`App::record_visit`]).
+struct PreparedVisit {
+    caller: Caller,
+    visit: Visit,
+    officer: String,
+    id: EntityId,
+    outcome: Outcome,
+    idempotency_key: Option<String>,
+    request_hash: Option<String>,
+    at: String,
+    today: NaiveDate,
+    date: NaiveDate,
+    visited_at: String,
+    checklist: String,
+    findings: String,
+    rectification: Option<String>,
+    audited_visit: String,
+}
 
 /// Who is calling: a signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -245,19 +265,13 @@ impl App {
             return Ok(());
         }
         let id = EntityId::parse(entity_id).map_err(|e| AppError::Invalid(format!("id: {e}")))?;
-        self.require_covered(&*self.open_store()?, caller, &id)
+        self.require_covered(&self.open_store()?.read(), caller, &id)
     }
 
     /// Refuses a business that does not exist, or (for an officer) one outside the grids
     /// where the caller holds a post.
-    fn require_covered(
-        &self,
-        store: &Store,
-        caller: &Caller,
-        id: &EntityId,
-    ) -> Result<(), AppError> {
-        let (region, unit) = store
-            .read()
+    fn require_covered(&self, db: &Db<'_>, caller: &Caller, id: &EntityId) -> Result<(), AppError> {
+        let (region, unit) = db
             .entity_unit(id)?
             .ok_or_else(|| crate::store::StoreError::NotFound(format!("business '{id}'")))?;
         if !grid_scoped(caller.role) {
@@ -265,7 +279,7 @@ impl App {
         }
         let covered = match (caller.officer_id.as_deref(), unit) {
             (Some(officer), Some(unit)) => self
-                .officer_facts(store, officer)?
+                .officer_facts(db, officer)?
                 .units
                 .contains(&(region, unit)),
             _ => false,
@@ -281,17 +295,12 @@ impl App {
 
     /// What the checks read about an officer (roster entry, the units of their grids), as
     /// kept in memory while nothing has been written that could change it.
-    fn officer_facts(
-        &self,
-        store: &Store,
-        officer_id: &str,
-    ) -> Result<Arc<OfficerFacts>, AppError> {
+    fn officer_facts(&self, db: &Db<'_>, officer_id: &str) -> Result<Arc<OfficerFacts>, AppError> {
         // Read before the facts: a write after this makes what is kept stale.
         let global = self.connections.generation(&self.db_path, "").global;
         if let Some(facts) = self.views.officer(officer_id, global) {
             return Ok(facts);
         }
-        let db = store.read();
         let facts = Arc::new(OfficerFacts {
             certified: db
                 .officers_by_ids(&[officer_id.to_owned()])?
@@ -354,29 +363,110 @@ impl App {
         visit: &Visit,
         idempotency: Option<(&str, &[u8])>,
     ) -> Result<(u16, serde_json::Value), AppError> {
+        let prepared = self.prepare_visit(caller, visit, idempotency)?;
+        self.open_store()?
+            .write_touching(|db| self.write_visit(&db, &prepared))
+    }
+
+    /// [`App::record_visit`] queued to the writing thread (see [`super::pool`]): the same
+    /// checks and the same transaction, with no thread waiting for it.
+    pub async fn record_visit_queued(
+        self: Arc<Self>,
+        caller: &Caller,
+        visit: &Visit,
+        idempotency: Option<(&str, &[u8])>,
+    ) -> Result<(u16, serde_json::Value), AppError> {
+        let prepared = self.prepare_visit(caller, visit, idempotency)?;
+        let app = Arc::clone(&self);
+        self.connections
+            .queue(&self.db_path, move |db| app.write_visit(&db, &prepared))
+            .await
+    }
+
+    /// The checks of a visit that read nothing stored, and everything it writes as text:
+    /// done before it reaches the writer, which runs one write at a time.
+    fn prepare_visit(
+        &self,
+        caller: &Caller,
+        visit: &Visit,
+        idempotency: Option<(&str, &[u8])>,
+    ) -> Result<PreparedVisit, AppError> {
         self.require(caller, Action::Record)?;
         let officer = caller.officer_id.clone().ok_or_else(|| {
             AppError::Forbidden("only an officer on the roster records a visit".into())
         })?;
         let id = EntityId::parse(&visit.entity_id)
             .map_err(|e| AppError::Invalid(format!("entity_id: {e}")))?;
-        let now = self.clock.now_local();
         let outcome = check_visit(
             visit,
             &officer,
-            now,
+            self.clock.now_local(),
             self.policy.min_officers_per_visit as usize,
         )
         .map_err(AppError::Invalid)?;
-        let request_hash = idempotency.map(|(_, body)| sha256_hex(body));
-        let at = self.clock.stamp();
-        let today = self.clock.today();
-        let mut store = self.open_store()?;
-        // Checked before taking the writer: a business is never deleted (and the foreign key
-        // would refuse the visit if it were), and the roster check is a validation.
-        self.require_covered(&store, caller, &id)?;
+        Ok(PreparedVisit {
+            caller: caller.clone(),
+            officer,
+            id,
+            outcome,
+            idempotency_key: idempotency.map(|(key, _)| key.to_owned()),
+            request_hash: idempotency.map(|(_, body)| sha256_hex(body)),
+            at: self.clock.stamp(),
+            today: self.clock.today(),
+            date: visit.visited_at.date(),
+            visited_at: visit.visited_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            checklist: serde_json::to_string(&(&visit.checklist, &visit.extra_items))
+                .unwrap_or_default(),
+            findings: serde_json::to_string(&visit.findings).unwrap_or_default(),
+            rectification: visit
+                .rectification
+                .as_ref()
+                .map(|r| serde_json::to_string(r).unwrap_or_default()),
+            // The inspection row is never changed after this: the audit entry names it and
+            // carries what the visit decided, not its twelve checklist items again.
+            audited_visit: serde_json::json!({
+                "visited_at": visit.visited_at,
+                "officers": &visit.officers,
+                "findings": &visit.findings,
+                "rectification": &visit.rectification,
+                "warning": &visit.warning,
+                "photos": &visit.photos,
+            })
+            .to_string(),
+            visit: visit.clone(),
+        })
+    }
+
+    /// A prepared visit's checks against what is stored and its writes, in the writer's
+    /// transaction. What it touches: the due lists of the officers of the business's open
+    /// tasks (closed, or showing its new class) and of the follow-up's officers.
+    fn write_visit(
+        &self,
+        db: &Db<'_>,
+        prepared: &PreparedVisit,
+    ) -> Result<((u16, serde_json::Value), Touched), AppError> {
+        let PreparedVisit {
+            caller,
+            visit,
+            officer,
+            id,
+            idempotency_key,
+            request_hash,
+            at,
+            visited_at,
+            checklist,
+            findings,
+            rectification,
+            audited_visit,
+            ..
+        } = prepared;
+        let (outcome, today, date) = (prepared.outcome, prepared.today, prepared.date);
+        // A business is never deleted (and the foreign key would refuse the visit if it
+        // were); the roster check is a validation. Both read facts kept in memory, or the
+        // writing connection's warm cache.
+        self.require_covered(db, caller, id)?;
         for o in &visit.officers {
-            match self.officer_facts(&store, o)?.certified {
+            match self.officer_facts(db, o)?.certified {
                 None => {
                     return Err(AppError::Invalid(format!(
                         "officers: '{o}' is not on the roster"
@@ -390,165 +480,143 @@ impl App {
                 Some(true) => {}
             }
         }
-        let classes_current = self.classes_under_policy(&store)?;
-        // What the visit changes on the due lists: those of the officers of the business's
-        // open tasks (closed, or showing its new class) and of the follow-up's officers.
-        store.write_touching(
-            |db| -> Result<((u16, serde_json::Value), Touched), AppError> {
-                if let (Some((key, _)), Some(hash)) = (idempotency, &request_hash)
-                    && let Some(stored) = db.stored_response(caller.user_id, key)?
-                {
-                    if &stored.request_hash != hash {
-                        return Err(AppError::Conflict(format!(
-                            "Idempotency-Key '{key}' was used for a different request"
-                        )));
-                    }
-                    let body = serde_json::from_str(&stored.body).unwrap_or_default();
-                    return Ok(((stored.status, body), Touched::Nothing));
-                }
-                let date = visit.visited_at.date();
-                let partner = visit.officers.iter().find(|o| **o != officer);
-                // The tasks this visit satisfies, read once: the visit takes the most urgent
-                // kind among them, and closes them all. The officers of the business's open
-                // tasks come with them.
-                let crate::store::Satisfied {
-                    tasks: satisfied,
-                    officers: mut touched,
-                } = db.tasks_satisfied_by(id.as_str(), date)?;
-                touched.extend(visit.officers.iter().cloned());
-                let kind = satisfied
-                    .iter()
-                    .map(|(_, k)| k.as_str())
-                    .min_by_key(|k| match *k {
-                        "targeted" => 0,
-                        "follow_up" => 1,
-                        "special" => 2,
-                        _ => 3,
-                    })
-                    .unwrap_or("routine")
-                    .to_owned();
-                let inspection_id = db.insert_visit(
-                    &NewVisit {
-                        entity_id: id.as_str(),
-                        date,
-                        visited_at: visit.visited_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
-                        officer_id: &officer,
-                        partner_id: partner.map(String::as_str),
-                        kind: &kind,
-                        outcome: outcome.as_str(),
-                        same_day: date == today,
-                        checklist: serde_json::to_string(&(&visit.checklist, &visit.extra_items))
-                            .unwrap_or_default(),
-                        findings: serde_json::to_string(&visit.findings).unwrap_or_default(),
-                        rectification: visit
-                            .rectification
-                            .as_ref()
-                            .map(|r| serde_json::to_string(r).unwrap_or_default()),
-                        warning: visit.warning.map(|w| match w {
-                            crate::domain::inspection::Warning::Issued => "issued",
-                            crate::domain::inspection::Warning::Lifted => "lifted",
-                        }),
-                        recorded_by: &caller.username,
-                    },
-                    &at,
-                )?;
-                for f in &visit.findings {
-                    db.insert_violation(
-                        &id,
-                        &Violation {
-                            date,
-                            severity: f.severity,
-                            suspended: false,
-                            revoked: false,
-                            note: f.note.clone(),
-                        },
-                        &caller.username,
-                        &at,
-                    )?;
-                }
-                for p in &visit.photos {
-                    db.link_photo(inspection_id, &p.sha256, &p.name)?;
-                }
-                let closed: Vec<i64> = satisfied.iter().map(|(task, _)| *task).collect();
-                db.mark_done(&closed, inspection_id)?;
-                let follow_up = match &visit.rectification {
-                    Some(Rectification::Notice { deadline }) => Some(db.insert_extra_task(
-                        id.as_str(),
-                        "follow_up",
-                        (*deadline, *deadline),
-                        Some((&officer, partner.map(String::as_str))),
-                        ExtraLink::FollowUp(inspection_id),
-                        &at,
-                    )?),
-                    _ => None,
-                };
-                // A visit with no finding and no refusal adds nothing the rules read (they
-                // read only refused visits), and a stored class reads the same until its
-                // review date: then the stored class, under this policy, is the class the
-                // visit leaves, with no records to read. Otherwise, classify again.
-                let holding = match (visit.findings.is_empty(), outcome, classes_current) {
-                    (true, o, true) if o != Outcome::Refused => db.class_holding_on(&id, today)?,
-                    _ => None,
-                };
-                let class = match holding {
-                    Some(class) => Some(class),
-                    None => {
-                        let cause = format!("inspection recorded ({date}, {outcome})");
-                        let classified = reclassify_in(
-                            &db,
-                            &self.policy,
-                            &BusinessFilter::One(id.clone()),
-                            today,
-                            &cause,
-                            &at,
-                        )?;
-                        classified.classes.keys().next().cloned()
-                    }
-                };
-                let report = VisitReport {
-                    inspection_id,
-                    entity_id: id.to_string(),
-                    outcome: outcome.as_str().to_owned(),
-                    same_day: date == today,
-                    closed_tasks: closed,
-                    follow_up_task: follow_up,
-                    class,
-                };
-                let body = serde_json::to_value(&report).unwrap_or_default();
-                // The inspection row is never changed after this: the entry names it and
-                // carries what the visit decided, not its twelve checklist items again.
-                db.audit(
-                    &at,
-                    &caller.username,
-                    "visit recorded",
-                    id.as_str(),
-                    &serde_json::json!({
-                        "after": &body,
-                        "visit": {
-                            "visited_at": visit.visited_at,
-                            "officers": &visit.officers,
-                            "findings": &visit.findings,
-                            "rectification": &visit.rectification,
-                            "warning": &visit.warning,
-                            "photos": &visit.photos,
-                        },
-                    }),
-                )?;
-                if let (Some((key, _)), Some(hash)) = (idempotency, request_hash) {
-                    db.store_response(
-                        caller.user_id,
-                        key,
-                        &StoredResponse {
-                            request_hash: hash,
-                            status: 201,
-                            body: body.to_string(),
-                        },
-                        &at,
-                    )?;
-                }
-                Ok(((201, body), Touched::Officers(touched)))
+        let classes_current = self.classes_under_policy(db)?;
+        if let (Some(key), Some(hash)) = (idempotency_key.as_deref(), request_hash)
+            && let Some(stored) = db.stored_response(caller.user_id, key)?
+        {
+            if &stored.request_hash != hash {
+                return Err(AppError::Conflict(format!(
+                    "Idempotency-Key '{key}' was used for a different request"
+                )));
+            }
+            let body = serde_json::from_str(&stored.body).unwrap_or_default();
+            return Ok(((stored.status, body), Touched::Nothing));
+        }
+        let partner = visit.officers.iter().find(|o| **o != *officer);
+        // The tasks this visit satisfies, read once: the visit takes the most urgent
+        // kind among them, and closes them all. The officers of the business's open
+        // tasks come with them.
+        let crate::store::Satisfied {
+            tasks: satisfied,
+            officers: mut touched,
+        } = db.tasks_satisfied_by(id.as_str(), date)?;
+        touched.extend(visit.officers.iter().cloned());
+        let kind = satisfied
+            .iter()
+            .map(|(_, k)| k.as_str())
+            .min_by_key(|k| match *k {
+                "targeted" => 0,
+                "follow_up" => 1,
+                "special" => 2,
+                _ => 3,
+            })
+            .unwrap_or("routine")
+            .to_owned();
+        let inspection_id = db.insert_visit(
+            &NewVisit {
+                entity_id: id.as_str(),
+                date,
+                visited_at,
+                officer_id: officer,
+                partner_id: partner.map(String::as_str),
+                kind: &kind,
+                outcome: outcome.as_str(),
+                same_day: date == today,
+                checklist,
+                findings,
+                rectification: rectification.as_deref(),
+                warning: visit.warning.map(|w| match w {
+                    crate::domain::inspection::Warning::Issued => "issued",
+                    crate::domain::inspection::Warning::Lifted => "lifted",
+                }),
+                recorded_by: &caller.username,
             },
-        )
+            at,
+        )?;
+        for f in &visit.findings {
+            db.insert_violation(
+                id,
+                &Violation {
+                    date,
+                    severity: f.severity,
+                    suspended: false,
+                    revoked: false,
+                    note: f.note.clone(),
+                },
+                &caller.username,
+                at,
+            )?;
+        }
+        for p in &visit.photos {
+            db.link_photo(inspection_id, &p.sha256, &p.name)?;
+        }
+        let closed: Vec<i64> = satisfied.iter().map(|(task, _)| *task).collect();
+        db.mark_done(&closed, inspection_id)?;
+        let follow_up = match &visit.rectification {
+            Some(Rectification::Notice { deadline }) => Some(db.insert_extra_task(
+                id.as_str(),
+                "follow_up",
+                (*deadline, *deadline),
+                Some((officer, partner.map(String::as_str))),
+                ExtraLink::FollowUp(inspection_id),
+                at,
+            )?),
+            _ => None,
+        };
+        // A visit with no finding and no refusal adds nothing the rules read (they
+        // read only refused visits), and a stored class reads the same until its
+        // review date: then the stored class, under this policy, is the class the
+        // visit leaves, with no records to read. Otherwise, classify again.
+        let holding = match (visit.findings.is_empty(), outcome, classes_current) {
+            (true, o, true) if o != Outcome::Refused => db.class_holding_on(id, today)?,
+            _ => None,
+        };
+        let class = match holding {
+            Some(class) => Some(class),
+            None => {
+                let cause = format!("inspection recorded ({date}, {outcome})");
+                let classified = reclassify_in(
+                    db,
+                    &self.policy,
+                    &BusinessFilter::One(id.clone()),
+                    today,
+                    &cause,
+                    at,
+                )?;
+                classified.classes.keys().next().cloned()
+            }
+        };
+        let report = VisitReport {
+            inspection_id,
+            entity_id: id.to_string(),
+            outcome: outcome.as_str().to_owned(),
+            same_day: date == today,
+            closed_tasks: closed,
+            follow_up_task: follow_up,
+            class,
+        };
+        let body = serde_json::to_value(&report).unwrap_or_default();
+        let body_text = body.to_string();
+        db.audit_text(
+            at,
+            &caller.username,
+            "visit recorded",
+            id.as_str(),
+            &format!(r#"{{"after":{body_text},"visit":{audited_visit}}}"#),
+        )?;
+        if let (Some(key), Some(hash)) = (idempotency_key.as_deref(), request_hash) {
+            db.store_response(
+                caller.user_id,
+                key,
+                &StoredResponse {
+                    request_hash: hash.clone(),
+                    status: 201,
+                    body: body_text,
+                },
+                at,
+            )?;
+        }
+        Ok(((201, body), Touched::Officers(touched)))
     }
 
     /// A stored visit in full.

@@ -209,14 +209,14 @@ async fn record_visit(
                 })
         })
         .transpose()?;
-    let (status, report) = blocking(move || {
-        app.record_visit(
+    // Queued to the writing thread: no thread of the runtime waits for the commit.
+    let (status, report) = app
+        .record_visit_queued(
             &auth.caller,
             &visit,
             key.as_deref().map(|k| (k, body.as_ref())),
         )
-    })
-    .await?;
+        .await?;
     Ok((
         StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
         Json(report),

@@ -278,7 +278,7 @@ pub fn run_due_jobs(app: &App, jobs: &[(Job, Schedule)]) -> Vec<(Job, usize)> {
 /// The nightly re-classification; under a policy the last run did not use, every stored
 /// class may be stale, so everything is re-classified.
 fn reclassify(app: &App, slot: NaiveDateTime) -> Result<ReclassifyReport, AppError> {
-    let everything = !app.classes_under_policy(&*app.open_store()?)?;
+    let everything = !app.classes_under_policy(&app.open_store()?.read())?;
     let report = app.nightly_pass(slot.date(), everything)?;
     tracing::info!(
         job = NIGHTLY_RECLASSIFY,

@@ -333,19 +333,6 @@ impl Store {
             .optional()?)
     }
 
-    /// The summary of the last finished run of a job.
-    pub fn last_job_summary(&self, job: &str) -> Result<Option<serde_json::Value>> {
-        let text: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT summary FROM job_runs WHERE job = ?1 AND finished_at IS NOT NULL ORDER BY scheduled_for DESC LIMIT 1",
-                [job],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
-    }
-
     pub fn record_job_run(
         &self,
         job: &str,
@@ -387,6 +374,19 @@ impl Db<'_> {
         self.conn.prepare_cached(sql)?.query_row(params, f)
     }
 
+    /// The summary of the last finished run of a job.
+    pub fn last_job_summary(&self, job: &str) -> Result<Option<serde_json::Value>> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT summary FROM job_runs WHERE job = ?1 AND finished_at IS NOT NULL ORDER BY scheduled_for DESC LIMIT 1",
+                [job],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
     /// Appends to the audit log.
     pub fn audit(
         &self,
@@ -396,9 +396,21 @@ impl Db<'_> {
         subject: &str,
         detail: &serde_json::Value,
     ) -> Result<()> {
+        self.audit_text(at, actor, action, subject, &detail.to_string())
+    }
+
+    /// [`Db::audit`] with the detail already written as JSON text.
+    pub fn audit_text(
+        &self,
+        at: &str,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<()> {
         self.exec(
             "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            rusqlite::params![at, actor, action, subject, detail.to_string()],
+            rusqlite::params![at, actor, action, subject, detail],
         )?;
         Ok(())
     }
