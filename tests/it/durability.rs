@@ -17,8 +17,18 @@ use crate::support::{TestApp, TinyRegion};
 
 const KILLS: usize = 20;
 
-/// Starts `gridpatrol serve` on a free port; returns the child and its address.
-fn start(db: &std::path::Path) -> (Child, String) {
+/// The server's process, killed when dropped: a failing assertion leaves no server behind.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `gridpatrol serve` on a free port; returns the server and its address.
+fn start(db: &std::path::Path) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gridpatrol"))
         .args([
             "--db",
@@ -42,7 +52,7 @@ fn start(db: &std::path::Path) -> (Child, String) {
         .to_owned();
     // Keep draining standard output so the server never blocks on it.
     std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    (Server(child), addr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,8 +147,8 @@ async fn acknowledged_visits_survive_sigkill_exactly_once() {
             });
         }
         tokio::time::sleep(Duration::from_millis(rng.random_range(5..120))).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        child.0.kill().unwrap(); // SIGKILL
+        child.0.wait().unwrap();
         while let Some(done) = inflight.join_next().await {
             if let Some((key, id)) = done.unwrap() {
                 acknowledged.insert(key, id);
@@ -191,8 +201,8 @@ async fn acknowledged_visits_survive_sigkill_exactly_once() {
         "the test acknowledged {} submits across {KILLS} crashes: too few to mean anything",
         acknowledged.len()
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     assert_eq!(attempted.len(), next);
     eprintln!(
         "{KILLS} SIGKILLs: {} submits, {} acknowledged, {} lost in flight and made once on retry",
