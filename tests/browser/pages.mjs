@@ -150,7 +150,16 @@ try {
     await signIn(page, "officer");
     check(new URL(page.url()).pathname === "/officer", "the officer lands on the due list");
     await Promise.all([page.waitForNavigation(), page.click("a[href*='days=7']")]);
-    const before = await page.locator("#due li[data-task]").count();
+    // Each stop: its task id and its business (from the card's link).
+    const stops = () =>
+      page.locator("#due li[data-task]").evaluateAll((lis) =>
+        lis.map((li) => ({
+          task: li.dataset.task,
+          business: new URL(li.querySelector("a").href).pathname.split("/").pop(),
+        })),
+      );
+    const listed = await stops();
+    const before = listed.length;
     check(before > 0, `this week's due list has tasks (${before})`);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     check(width <= 390, `the due list fits a phone (${width}px wide)`);
@@ -176,8 +185,23 @@ try {
     const status = await page.locator("[role=status]").innerText();
     check(status.includes("当日录入"), `the page says it was entered the same day (${status})`);
     await Promise.all([page.waitForNavigation(), page.click("a[href*='days=7']")]);
-    const after = await page.locator("#due li[data-task]").count();
-    check(after === before - 1, `the visited task left the week's list (${before} → ${after})`);
+    // The visit closes every task of the business it satisfies (the first stop's, and any
+    // other of that business's due by now), and no other business's list entry changes.
+    const relisted = await stops();
+    const after = relisted.length;
+    const visited = listed[0];
+    check(
+      !relisted.some((s) => s.task === visited.task) && after < before,
+      `the visited task left the week's list (${before} → ${after})`,
+    );
+    const changed = [
+      ...listed.filter((s) => !relisted.some((r) => r.task === s.task)),
+      ...relisted.filter((r) => !listed.some((s) => s.task === r.task)),
+    ];
+    check(
+      changed.every((s) => s.business === visited.business),
+      `only the visited business's tasks changed (${changed.map((s) => s.task + "@" + s.business).join(", ")})`,
+    );
     await page.screenshot({ path: join(out, "officer-recorded.png"), fullPage: false });
     await ctx.close();
   }
