@@ -336,6 +336,10 @@ impl Connections {
             if let Some((path, _)) = &writer.store {
                 self.inner.checkpoints.signal(path);
             }
+        } else if members > 0 {
+            // The commit failed: views computed inside the transaction may show what was
+            // never committed.
+            self.touch(&Touched::Everything);
         }
     }
 
@@ -384,6 +388,9 @@ impl Connections {
             // say so.
             group.finish(Err("the transaction was rolled back".into()));
             writer.group = None;
+            // Views computed inside it (the checks of a write read through the writing
+            // connection) may show what was never committed.
+            self.touch(&Touched::Everything);
             false
         } else {
             matches!(result, Ok(Ok(_)))
@@ -528,6 +535,7 @@ impl Connections {
                 if let Ok(Ok((_, answer))) = result {
                     answer(Err("the transaction was rolled back".into()));
                 }
+                self.touch(&Touched::Everything);
                 continue;
             }
             match result {
@@ -887,5 +895,37 @@ mod tests {
         assert_eq!(audited(&path), expected);
         // The first write's turn, then one turn for the 200 queued behind it.
         assert_eq!(pool.write_stats(), (181, 2));
+    }
+
+    /// A transaction SQLite gives up whole (an I/O error, a full disk; here a write that
+    /// ends it) fails the writes in it, and drops the views kept in memory: a write's
+    /// checks read through the writing connection, so a view computed in it may show what
+    /// was never committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_given_up_whole_fails_its_writes_and_drops_the_views() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let pool = Connections::default();
+        drop(pool.get(&path).unwrap());
+        pool.queue(&path, |db| {
+            audit(db, "kept")?;
+            Ok::<_, StoreError>(((), Touched::Nothing))
+        })
+        .await
+        .unwrap();
+        let before = pool.generation(&path, "O1");
+        let answer = pool
+            .queue(&path, |db| {
+                audit(db, "lost")?;
+                db.execute_batch_for_tests("ROLLBACK")?;
+                Ok::<_, StoreError>(((), Touched::Nothing))
+            })
+            .await;
+        assert!(
+            answer.is_err(),
+            "a write in a transaction given up answers Err"
+        );
+        assert_ne!(pool.generation(&path, "O1").global, before.global);
+        assert_eq!(audited(&path), vec!["kept".to_owned()]);
     }
 }

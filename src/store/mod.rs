@@ -359,6 +359,12 @@ impl std::fmt::Debug for Db<'_> {
 }
 
 impl Db<'_> {
+    /// Any SQL, for tests that need to put the connection in a state no use case does.
+    #[cfg(test)]
+    pub(crate) fn execute_batch_for_tests(&self, sql: &str) -> Result<()> {
+        Ok(self.conn.execute_batch(sql)?)
+    }
+
     /// Runs one statement, prepared once per connection (the statement cache).
     fn exec(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
         self.conn.prepare_cached(sql)?.execute(params)
