@@ -178,6 +178,30 @@ struct Writer {
     checked: Option<Instant>,
 }
 
+impl Writer {
+    fn store(&self) -> Result<&Store, StoreError> {
+        self.store
+            .as_ref()
+            .map(|(_, store)| store)
+            .ok_or_else(|| StoreError::NotCommitted("the writing connection is not open".into()))
+    }
+
+    /// Runs `work` in a savepoint of the open group's transaction (see
+    /// [`Store::in_savepoint`]); called once [`Connections::open_group`] succeeded.
+    fn in_savepoint<T, E: From<StoreError>>(
+        &mut self,
+        work: impl FnOnce(Db<'_>) -> Result<T, E>,
+    ) -> std::thread::Result<Result<T, E>> {
+        match self.store.as_mut() {
+            Some((_, store)) => store.in_savepoint(work),
+            None => Ok(Err(StoreError::NotCommitted(
+                "the writing connection is not open".into(),
+            )
+            .into())),
+        }
+    }
+}
+
 /// One commit's members wait on it for the outcome.
 #[derive(Default)]
 struct Group {
@@ -327,19 +351,34 @@ impl Connections {
         Ok(())
     }
 
+    /// The open group on the writing connection to `path`, opening the connection and
+    /// beginning the group's transaction if none is open.
+    fn open_group(&self, writer: &mut Writer, path: &Path) -> Result<Arc<Group>, StoreError> {
+        if writer.group.is_none() {
+            self.notice_outside_writes(writer, path)?;
+            writer.store()?.begin_immediate()?;
+            writer.group = Some(Arc::new(Group::default()));
+            writer.members = 0;
+        }
+        Ok(Arc::clone(
+            writer
+                .group
+                .as_ref()
+                .unwrap_or_else(|| unreachable!("opened above")),
+        ))
+    }
+
     /// [`finish_group`], counted, and the checkpointer told.
     fn finish_group(&self, writer: &mut Writer) {
         let members = writer.members as u64;
-        if finish_group(writer) {
+        // A commit that fails loses what the group wrote: views computed inside its
+        // transaction may show it, so they go before any member hears.
+        if finish_group(writer, || self.touch(&Touched::Everything)) {
             self.inner.written.fetch_add(members, Ordering::AcqRel);
             self.inner.commits.fetch_add(1, Ordering::AcqRel);
             if let Some((path, _)) = &writer.store {
                 self.inner.checkpoints.signal(path);
             }
-        } else if members > 0 {
-            // The commit failed: views computed inside the transaction may show what was
-            // never committed.
-            self.touch(&Touched::Everything);
         }
     }
 
@@ -359,38 +398,17 @@ impl Connections {
             // A group open on another database: close it first.
             self.finish_group(&mut writer);
         }
-        if writer.group.is_none() {
-            self.notice_outside_writes(&mut writer, path)?;
-            let (_, store) = writer
-                .store
-                .as_ref()
-                .unwrap_or_else(|| unreachable!("opened above"));
-            store.begin_immediate()?;
-            writer.group = Some(Arc::new(Group::default()));
-            writer.members = 0;
-        }
-        let group = Arc::clone(
-            writer
-                .group
-                .as_ref()
-                .unwrap_or_else(|| unreachable!("opened above")),
-        );
-        let result = {
-            let (_, store) = writer
-                .store
-                .as_mut()
-                .unwrap_or_else(|| unreachable!("opened above"));
-            store.in_savepoint(work)
-        };
+        let group = self.open_group(&mut writer, path)?;
+        let result = writer.in_savepoint(work);
         let in_group = if writer.store.as_ref().is_some_and(|(_, s)| s.autocommit()) {
             // SQLite rolled the whole transaction back (an I/O error, a full disk): the
             // members before this one are gone with it, and this one too; their answers
             // say so.
+            // Views computed inside it (the checks of a write read through the writing
+            // connection) may show what was never committed: they go before anyone hears.
+            self.touch(&Touched::Everything);
             group.finish(Err("the transaction was rolled back".into()));
             writer.group = None;
-            // Views computed inside it (the checks of a write read through the writing
-            // connection) may show what was never committed.
-            self.touch(&Touched::Everything);
             false
         } else {
             matches!(result, Ok(Ok(_)))
@@ -499,33 +517,16 @@ impl Connections {
             if writer.store.as_ref().is_some_and(|(p, _)| *p != path) && writer.group.is_some() {
                 answered.push(self.close_turn_group(&mut writer, &mut answers));
             }
-            if writer.group.is_none() {
-                let opened = self
-                    .notice_outside_writes(&mut writer, &path)
-                    .and_then(|()| {
-                        let (_, store) = writer
-                            .store
-                            .as_ref()
-                            .unwrap_or_else(|| unreachable!("opened above"));
-                        store.begin_immediate()
-                    });
-                if let Err(e) = opened {
-                    tracing::error!(db = %path.display(), error = %e, "cannot begin a write");
-                    continue; // the job is dropped: its caller hears the write did not happen
-                }
-                writer.group = Some(Arc::new(Group::default()));
-                writer.members = 0;
+            if let Err(e) = self.open_group(&mut writer, &path) {
+                tracing::error!(db = %path.display(), error = %e, "cannot begin a write");
+                continue; // the job is dropped: its caller hears the write did not happen
             }
-            let result = {
-                let (_, store) = writer
-                    .store
-                    .as_mut()
-                    .unwrap_or_else(|| unreachable!("opened above"));
-                store.in_savepoint(job)
-            };
+            let result = writer.in_savepoint(job);
             if writer.store.as_ref().is_some_and(|(_, s)| s.autocommit()) {
                 // SQLite rolled the whole transaction back: the writes before this one in
-                // the group are gone, and this one too.
+                // the group are gone, and this one too. The views go first, before anyone
+                // is answered.
+                self.touch(&Touched::Everything);
                 if let Some(group) = writer.group.take() {
                     group.finish(Err("the transaction was rolled back".into()));
                 }
@@ -535,7 +536,6 @@ impl Connections {
                 if let Ok(Ok((_, answer))) = result {
                     answer(Err("the transaction was rolled back".into()));
                 }
-                self.touch(&Touched::Everything);
                 continue;
             }
             match result {
@@ -577,16 +577,20 @@ impl Connections {
 }
 
 /// Commits (or, with no member left, rolls back) the open group and tells its members;
-/// true when it committed.
-fn finish_group(writer: &mut Writer) -> bool {
+/// true when it committed. When members' writes are lost, `lost` runs before they hear.
+fn finish_group(writer: &mut Writer, lost: impl FnOnce()) -> bool {
     let Some(group) = writer.group.take() else {
         return false;
     };
+    let had_members = writer.members > 0;
     let Some((_, store)) = writer.store.as_ref() else {
+        if had_members {
+            lost();
+        }
         group.finish(Err("the writing connection is gone".into()));
         return false;
     };
-    let committed = writer.members > 0;
+    let committed = had_members;
     let outcome = if writer.members == 0 {
         store.rollback().map_err(|e| e.to_string())
     } else {
@@ -597,6 +601,9 @@ fn finish_group(writer: &mut Writer) -> bool {
     }
     writer.members = 0;
     let committed = committed && outcome.is_ok();
+    if had_members && !committed {
+        lost();
+    }
     group.finish(outcome);
     committed
 }

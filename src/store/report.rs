@@ -76,7 +76,7 @@ impl Db<'_> {
             k
         };
         let mut facts = ReportFacts::default();
-        self.each_placed_business(region, |b| {
+        self.each_placed_business(region, true, |b| {
             let grid = b.grid.unwrap_or_default();
             facts.places.push(Placement {
                 officer: key(officer_of.get(&grid).map_or("", String::as_str)),
@@ -86,7 +86,7 @@ impl Db<'_> {
                 industry: key(&b.industry),
                 entity_id: b.id,
             });
-            facts.inspected.push(b.inspected);
+            facts.inspected.push(b.inspected.unwrap_or(false));
             Ok(())
         })?;
         facts.places.shrink_to_fit();

@@ -57,8 +57,8 @@ pub struct PlacedBusiness {
     /// The grid's code in the plan in force, and its area's.
     pub grid: Option<String>,
     pub area: Option<String>,
-    /// Any inspection on record.
-    pub inspected: bool,
+    /// Any inspection on record (`None` unless asked for: it costs a probe a business).
+    pub inspected: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -435,17 +435,19 @@ impl Db<'_> {
         )>,
     > {
         let mut out = Vec::new();
-        self.each_placed_business(region_code, |b| {
+        self.each_placed_business(region_code, false, |b| {
             out.push((b.id, b.industry, b.class, b.grid, b.area));
             Ok(())
         })?;
         Ok(out)
     }
 
-    /// [`Db::placed_businesses`] one at a time, in id order, without holding them all.
+    /// [`Db::placed_businesses`] one at a time, in id order, without holding them all;
+    /// with `inspected`, whether each has any inspection on record.
     pub fn each_placed_business(
         &self,
         region_code: &str,
+        inspected: bool,
         mut each: impl FnMut(PlacedBusiness) -> Result<()>,
     ) -> Result<()> {
         let Some(version) = self.plan_in_force(region_code)? else {
@@ -454,14 +456,14 @@ impl Db<'_> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT b.id, b.industry, b.class, g.code,
                     (SELECT a.code FROM area_grids ag JOIN areas a ON a.id = ag.area_id WHERE ag.grid_id = g.id LIMIT 1),
-                    EXISTS (SELECT 1 FROM inspections i WHERE i.entity_id = b.id)
+                    CASE WHEN ?3 THEN EXISTS (SELECT 1 FROM inspections i WHERE i.entity_id = b.id) END
              FROM businesses b
              LEFT JOIN grid_units gu ON gu.region_code = b.region_code AND gu.unit_code = b.unit_code
                AND gu.grid_id IN (SELECT id FROM grids WHERE region_code = ?1 AND plan_version = ?2)
              LEFT JOIN grids g ON g.id = gu.grid_id
              WHERE b.region_code = ?1 ORDER BY b.id",
         )?;
-        let mut rows = stmt.query(params![region_code, version])?;
+        let mut rows = stmt.query(params![region_code, version, inspected])?;
         while let Some(r) = rows.next()? {
             each(PlacedBusiness {
                 id: r.get(0)?,
