@@ -114,6 +114,10 @@ struct Inner {
     /// Whether the stored classes were computed under the app's policy, and the global
     /// generation that was read under.
     classes_under_policy: Mutex<Option<(u64, bool)>>,
+    /// One lock per due list being computed (see [`Views::due_turn`]).
+    computing: Mutex<HashMap<DueKey, Arc<Mutex<()>>>>,
+    /// Due lists kept since start (each one computed from the store).
+    due_kept: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -132,6 +136,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A place in line to compute one due list ([`Views::due_turn`]).
+pub struct DueTurn {
+    views: Views,
+    key: DueKey,
+    turn: Arc<Mutex<()>>,
+}
+
+impl DueTurn {
+    /// Waits for the turn.
+    pub fn hold(&self) -> MutexGuard<'_, ()> {
+        lock(&self.turn)
+    }
+}
+
+impl Drop for DueTurn {
+    fn drop(&mut self) {
+        let mut computing = lock(&self.views.inner.computing);
+        // The map's and this one: nobody else is in line.
+        if Arc::strong_count(&self.turn) == 2 {
+            computing.remove(&self.key);
+        }
+    }
+}
+
 /// The most sessions kept; past it the kept ones are dropped (and read again on next use).
 const MAX_SESSIONS: usize = 100_000;
 
@@ -148,7 +176,22 @@ impl Views {
                 sessions: Mutex::default(),
                 officers: Mutex::default(),
                 classes_under_policy: Mutex::default(),
+                computing: Mutex::default(),
+                due_kept: Default::default(),
             }),
+        }
+    }
+
+    /// A turn at computing the due list for `key`: held by one request at a time, so that
+    /// requests for a list that is not kept compute it once between them, not once each
+    /// (after a visit, every phone of the grid asks at once). Whoever holds it looks for
+    /// the list again first: the holder before may have kept it.
+    pub fn due_turn(&self, key: &DueKey) -> DueTurn {
+        let turn = Arc::clone(lock(&self.inner.computing).entry(key.clone()).or_default());
+        DueTurn {
+            views: self.clone(),
+            key: key.clone(),
+            turn,
         }
     }
 
@@ -161,8 +204,18 @@ impl Views {
             .cloned()
     }
 
+    /// Due lists computed from the store since start (and kept, when they fit).
+    pub fn due_lists_computed(&self) -> u64 {
+        self.inner
+            .due_kept
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Keeps a due list; when the budget is spent, stale lists go first, then any.
     pub fn keep_due(&self, key: DueKey, list: Arc<DueJson>) {
+        self.inner
+            .due_kept
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let size = list.json.len();
         if size > self.inner.budget / 4 {
             return;

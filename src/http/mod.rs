@@ -238,6 +238,7 @@ async fn index(State(app): State<AppState>, headers: axum::http::HeaderMap) -> R
 #[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "up")))]
 async fn healthz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let (written, commits) = app.connections.write_stats();
+    let due_lists = app.views.due_lists_computed();
     let version = blocking(move || Ok(app.open_store()?.schema_version()?)).await?;
     Ok(Json(json!({
         "status": "ok",
@@ -245,6 +246,8 @@ async fn healthz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
         "job_running": crate::jobs::running(),
         // Writes committed since start and the commits that carried them (group commit).
         "writes": { "committed": written, "commits": commits },
+        // Officers' due lists computed from the store since start (the rest were sent as kept).
+        "due_lists": { "computed": due_lists },
     })))
 }
 

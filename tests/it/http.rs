@@ -219,6 +219,16 @@ impl Service {
     }
 
     /// A clean visit by the officer and their partner to a business of their grid.
+    /// The officer records a visit to their own business on the test day; its report.
+    pub async fn record_own_visit(&self) -> Value {
+        let visit = self.visit(&self.own, "2027-01-20T09:30:00");
+        let (status, recorded) = self
+            .call(Some("officer"), "POST", "/api/inspections", Some(visit))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{recorded}");
+        recorded
+    }
+
     pub fn visit(&self, entity: &str, at: &str) -> Value {
         json!({
             "entity_id": entity,
@@ -2125,6 +2135,58 @@ async fn one_store_worker_still_answers_many_requests_at_once() {
     assert!(statuses.iter().all(|s| s.is_success()), "{statuses:?}");
 }
 
+/// Requests for a due list that is not kept compute it once between them: the first
+/// computes it, the others wait for it and take what it kept (after a round of visits,
+/// every phone of a grid may ask at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_for_a_list_not_kept_compute_it_once_between_them() {
+    let s = Service::new();
+    let uri = format!("/api/officers/{}/due?on=2027-01-01&days=366", s.officer);
+    let computed = || async {
+        let (_, health) = s.call(None, "GET", "/healthz", None).await;
+        health["due_lists"]["computed"].as_u64().unwrap()
+    };
+    let before = computed().await;
+    // `n` requests at once; their entity tags.
+    let at_once = |n: usize| {
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let request = Request::builder()
+                .uri(uri.clone())
+                .header("authorization", format!("Bearer {}", s.tokens["officer"]))
+                .body(Body::empty())
+                .unwrap();
+            requests.spawn(router(s.t.arc()).oneshot(request));
+        }
+        async move {
+            let mut tags = Vec::new();
+            while let Some(answer) = requests.join_next().await {
+                let response = answer.unwrap().unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+                tags.push(response.headers()["etag"].to_str().unwrap().to_owned());
+            }
+            tags
+        }
+    };
+    let tags = at_once(12).await;
+    assert_eq!(tags.len(), 12);
+    assert!(tags.iter().all(|t| *t == tags[0]), "{tags:?}");
+    assert_eq!(
+        computed().await,
+        before + 1,
+        "one computation for twelve requests"
+    );
+
+    // A visit makes the list stale: the next requests compute it once again.
+    s.record_own_visit().await;
+    let again = at_once(6).await;
+    assert!(
+        again.iter().all(|t| *t == again[0] && *t != tags[0]),
+        "{again:?}"
+    );
+    assert_eq!(computed().await, before + 2);
+}
+
 /// The due list is kept in memory between requests, as JSON with an entity tag, and is never
 /// older than the last write that could change it: a visit recorded here, or a write from
 /// another process on the same database. A logout ends the kept session at once.
@@ -2168,15 +2230,7 @@ async fn the_kept_due_list_follows_every_write_that_changes_it() {
     assert!(body.is_empty());
 
     // A visit recorded through the service closes the business's task: the list changes.
-    let (status, recorded) = s
-        .call(
-            Some("officer"),
-            "POST",
-            "/api/inspections",
-            Some(s.visit(&s.own, "2027-01-20T09:30:00")),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{recorded}");
+    let recorded = s.record_own_visit().await;
     let closed: Vec<i64> = recorded["closed_tasks"]
         .as_array()
         .unwrap()
