@@ -1133,7 +1133,7 @@ fn new_password() -> String {
     use rand::RngExt;
     let mut bytes = [0u8; 9];
     rand::rng().fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::app::service::hex(&bytes)
 }
 
 fn serve(app: App, config: crate::config::Config, demo: Option<&DemoInfo>) -> Result<()> {

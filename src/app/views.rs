@@ -48,13 +48,7 @@ pub struct DueJson {
 impl DueJson {
     pub fn new(json: Vec<u8>, generation: Generation) -> Self {
         let digest = sha2::Sha256::digest(&json);
-        let etag = format!(
-            "\"{}\"",
-            digest[..12]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let etag = format!("\"{}\"", super::service::hex(&digest[..12]));
         DueJson {
             json: json.into(),
             etag,

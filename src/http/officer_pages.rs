@@ -269,7 +269,7 @@ pub async fn business_page(
         use rand::RngExt;
         let mut bytes = [0u8; 12];
         rand::rng().fill(&mut bytes);
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        crate::app::service::hex(&bytes)
     };
     let _ = write!(
         body,
