@@ -2,11 +2,6 @@
 
 use clap::Parser;
 
-/// mimalloc instead of the system allocator: under load the service's async threads spent
-/// a quarter of their time in glibc's malloc and free (docs/PERFORMANCE.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -700,13 +700,6 @@ impl super::App {
         if let Some(kept) = self.views.due(&key, generation) {
             return Ok(kept);
         }
-        // One request computes it; the others asking meanwhile wait and take it.
-        let turn = self.views.due_turn(&key);
-        let _held = turn.hold();
-        let generation = self.connections.generation(&self.db_path, officer_id);
-        if let Some(kept) = self.views.due(&key, generation) {
-            return Ok(kept);
-        }
         let list = self.due_list(officer_id, day, days, start)?;
         let json = serde_json::to_vec(&list)
             .map_err(|e| super::AppError::Io(format!("due list as JSON: {e}")))?;

@@ -109,7 +109,7 @@ struct Inner {
     /// generation that was read under.
     classes_under_policy: Mutex<Option<(u64, bool)>>,
     /// One lock per due list being computed (see [`Views::due_turn`]).
-    computing: Mutex<HashMap<DueKey, Arc<Mutex<()>>>>,
+    computing: Mutex<HashMap<DueKey, Arc<tokio::sync::Mutex<()>>>>,
     /// Due lists kept since start (each one computed from the store).
     due_kept: std::sync::atomic::AtomicU64,
 }
@@ -134,13 +134,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct DueTurn {
     views: Views,
     key: DueKey,
-    turn: Arc<Mutex<()>>,
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl DueTurn {
-    /// Waits for the turn.
-    pub fn hold(&self) -> MutexGuard<'_, ()> {
-        lock(&self.turn)
+    /// Waits for the turn without holding a thread (or a turn at the store) meanwhile.
+    pub async fn hold(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.turn.lock().await
     }
 }
 

@@ -14,6 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::Auth;
 use super::{ApiError, ApiJson, AppState, blocking};
+use crate::app::views::DueKey;
 use crate::domain::access::{Action, grid_scoped};
 use crate::domain::campaign::Campaign;
 use crate::domain::inspection::Visit;
@@ -88,9 +89,18 @@ async fn due(
     let on = q.on.unwrap_or_else(|| app.clock.today());
     let days = q.days.unwrap_or(1).min(366);
     // A list kept since the last write that could change it is sent without a store turn.
+    // One request computes a list not kept; the others asking for it meanwhile wait for it
+    // (holding no store turn) and take what it kept.
     let list = match app.kept_due_json(&id, on, days, start) {
         Some(list) => list,
-        None => blocking(move || app.due_json(&id, on, days, start)).await?,
+        None => {
+            let turn = app.views.due_turn(&DueKey::new(&id, on, days, start));
+            let _held = turn.hold().await;
+            match app.kept_due_json(&id, on, days, start) {
+                Some(list) => list,
+                None => blocking(move || app.due_json(&id, on, days, start)).await?,
+            }
+        }
     };
     let not_modified = headers
         .get_all(header::IF_NONE_MATCH)
