@@ -62,7 +62,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Bytes as lower-case hexadecimal (two digits a byte). Every request hashes its token and
-/// a visit its body: a `format!` per byte was a tenth of a submit's time on the async threads.
+/// a visit its body: a `format!` per byte was nearly a tenth of a submit's time on the async
+/// threads.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(bytes.len() * 2);

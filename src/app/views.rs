@@ -110,8 +110,8 @@ struct Inner {
     classes_under_policy: Mutex<Option<(u64, bool)>>,
     /// One lock per due list being computed (see [`Views::due_turn`]).
     computing: Mutex<HashMap<DueKey, Arc<tokio::sync::Mutex<()>>>>,
-    /// Due lists kept since start (each one computed from the store).
-    due_kept: std::sync::atomic::AtomicU64,
+    /// Due lists computed from the store since start.
+    due_computed: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -171,7 +171,7 @@ impl Views {
                 officers: Mutex::default(),
                 classes_under_policy: Mutex::default(),
                 computing: Mutex::default(),
-                due_kept: Default::default(),
+                due_computed: Default::default(),
             }),
         }
     }
@@ -201,14 +201,14 @@ impl Views {
     /// Due lists computed from the store since start (and kept, when they fit).
     pub fn due_lists_computed(&self) -> u64 {
         self.inner
-            .due_kept
+            .due_computed
             .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Keeps a due list; when the budget is spent, stale lists go first, then any.
     pub fn keep_due(&self, key: DueKey, list: Arc<DueJson>) {
         self.inner
-            .due_kept
+            .due_computed
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let size = list.json.len();
         if size > self.inner.budget / 4 {
