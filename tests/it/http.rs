@@ -218,7 +218,6 @@ impl Service {
         Store::open(&self.t.app.db_path).unwrap().dump().unwrap()
     }
 
-    /// A clean visit by the officer and their partner to a business of their grid.
     /// The officer records a visit to their own business on the test day; its report.
     pub async fn record_own_visit(&self) -> Value {
         let visit = self.visit(&self.own, "2027-01-20T09:30:00");
@@ -229,6 +228,7 @@ impl Service {
         recorded
     }
 
+    /// A clean visit by the officer and their partner to a business of their grid.
     pub fn visit(&self, entity: &str, at: &str) -> Value {
         json!({
             "entity_id": entity,
