@@ -187,7 +187,8 @@ pub enum Command {
     /// The last line of standard output is one JSON object with the plan's measures.
     Partition(PartitionArgs),
     /// Plan routine patrols for a region: grids, A-post and B-post officers, and dated tasks
-    /// as CSV `date,entity_id,grid,officer_id,partner_id,kind,due_by` on standard output.
+    /// as CSV `date,entity_id,grid,officer_id,partner_id,kind,due_by,covers,period_start` on
+    /// standard output.
     Plan {
         #[arg(long)]
         region: PathBuf,
@@ -726,6 +727,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 "kind",
                 "due_by",
                 "covers",
+                "period_start",
             ])?;
             // Every date of the plan is in its range: format each day once, not per task.
             let days: Vec<String> = from
@@ -753,6 +755,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     t.kind,
                     &text_of(t.due_by),
                     &covers,
+                    &text_of(t.period_start),
                 ])?;
             }
             out.flush()?;

@@ -30,6 +30,8 @@ pub struct PlannedTask {
     pub partner_id: Arc<str>,
     pub kind: &'static str,
     pub due_by: NaiveDate,
+    /// The first day of the window the visit is for (a visit made from then on counts).
+    pub period_start: NaiveDate,
     pub class: RiskClass,
     #[serde(skip)]
     pub grid_index: usize,
@@ -285,6 +287,7 @@ pub fn plan_region_with_graph(
                             .map_or_else(|| no_partner.clone(), |p| officer_ids[p].clone()),
                         kind,
                         due_by: window.end.min(to).max(date),
+                        period_start: window.start.min(date),
                         class: *class,
                         grid_index: *g,
                         business_index: *i,
@@ -572,7 +575,7 @@ impl super::App {
                 officer_id: t.officer_id.to_string(),
                 partner_id: t.partner_id.to_string(),
                 kind: t.kind.to_owned(),
-                period_start: t.date,
+                period_start: t.period_start,
                 due_on: t.date,
                 due_by: t.due_by,
             })

@@ -179,9 +179,11 @@ impl Db<'_> {
 
     /// The open tasks of the business that a visit on `date` satisfies, as (id, kind): every
     /// special, targeted or follow-up task already under way (the visit covers them all: one
-    /// visit, every obligation it covers), and one routine task: the one whose window holds
-    /// the day, else the oldest overdue one (a late visit). A routine window not yet begun
-    /// is not satisfied.
+    /// visit, every obligation it covers); the routine task whose window holds the day (a
+    /// visit in a period counts for it, as the nightly re-plan counts it); and the oldest
+    /// overdue routine task, made up late (a missed window is owed until a visit pays it,
+    /// one visit for one missed window, and reports count it done late). A routine window
+    /// not yet begun is not satisfied.
     pub fn tasks_satisfied_by(&self, entity_id: &str, date: NaiveDate) -> Result<Satisfied> {
         let d = date.to_string();
         let mut officers: Vec<String> = Vec::new();
@@ -199,15 +201,15 @@ impl Db<'_> {
         }
         officers.sort_unstable();
         officers.dedup();
-        let routine = open
-            .iter()
-            .filter(|t| t.1 == "routine")
-            .find(|(_, _, start, by)| *start <= d && d <= *by)
-            .or_else(|| open.iter().find(|t| t.1 == "routine" && t.3 < d));
+        let routine = || open.iter().filter(|t| t.1 == "routine");
+        let current = routine().find(|(_, _, start, by)| *start <= d && d <= *by);
+        // Open tasks come in due_by order: the first one past is the oldest missed.
+        let missed = routine().find(|t| t.3 < d);
         let mut tasks: Vec<(i64, String)> = open
             .iter()
             .filter(|(_, kind, start, _)| kind != "routine" && *start <= d)
-            .chain(routine)
+            .chain(current)
+            .chain(missed)
             .map(|t| (t.0, t.1.clone()))
             .collect();
         tasks.sort_unstable();

@@ -658,8 +658,8 @@ async fn a_visit_closes_its_tasks_reclassifies_schedules_the_follow_up_and_retri
             None,
         )
         .await;
-    // The routine task whose window holds the visit day is the one the visit closes; a
-    // window not yet begun stays open.
+    // The routine task whose window holds the visit day is one the visit closes; a window
+    // not yet begun stays open.
     let open: Vec<&Value> = tasks["tasks"]
         .as_array()
         .unwrap()
@@ -680,6 +680,18 @@ async fn a_visit_closes_its_tasks_reclassifies_schedules_the_follow_up_and_retri
         1,
         "one routine window holds the day: {open:?}"
     );
+    // A window already past unvisited is made up by the visit, the oldest first.
+    let mut missed: Vec<&&Value> = open
+        .iter()
+        .filter(|t| t["due_by"].as_str().unwrap() < "2027-01-20")
+        .collect();
+    missed.sort_by_key(|t| (t["due_by"].as_str().unwrap(), t["id"].as_i64().unwrap()));
+    let mut expected: Vec<i64> = this_window
+        .iter()
+        .copied()
+        .chain(missed.first().map(|t| t["id"].as_i64().unwrap()))
+        .collect();
+    expected.sort_unstable();
     let later: Vec<i64> = open
         .iter()
         .filter(|t| t["period_start"].as_str().unwrap() > "2027-01-20")
@@ -736,8 +748,8 @@ async fn a_visit_closes_its_tasks_reclassifies_schedules_the_follow_up_and_retri
         .map(|v| v.as_i64().unwrap())
         .collect();
     assert_eq!(
-        closed, this_window,
-        "the visit closes the task of its window, once"
+        closed, expected,
+        "the visit closes the task of its window and the oldest missed one, once"
     );
     for id in &later {
         assert!(
@@ -831,6 +843,105 @@ async fn a_visit_closes_its_tasks_reclassifies_schedules_the_follow_up_and_retri
     assert_eq!(entry["actor"], "officer");
     assert_eq!(entry["subject"], s.own.as_str());
     assert_eq!(entry["detail"]["visit"]["warning"], "issued");
+}
+
+/// The day after a routine window closed unvisited, a visit in the next window pays the
+/// missed one (late) and counts for its own: the officer's list loses the overdue stop they
+/// went for, not only the task of the new period (a monthly class's windows touch, so a
+/// missed month would otherwise stay owed for ever).
+#[tokio::test]
+async fn a_late_visit_makes_up_the_oldest_missed_window_and_counts_for_its_own() {
+    let s = Service::new();
+    let routine = |app: &gridpatrol::app::App| -> Vec<gridpatrol::store::TaskRow> {
+        let mut tasks: Vec<_> = app
+            .tasks_for_entity(&s.own)
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.kind == "routine")
+            .collect();
+        tasks.sort_by_key(|t| (t.due_by, t.id));
+        tasks
+    };
+    let tasks = routine(&s.t.app);
+    let missed = tasks[0].clone();
+    let current = tasks
+        .iter()
+        .find(|t| t.period_start.is_some_and(|p| p > missed.due_by))
+        .expect("a routine window after the first")
+        .clone();
+    let day = current.period_start.unwrap();
+    assert_eq!(day, missed.due_by.succ_opt().unwrap(), "{tasks:?}");
+    // A third window, when the horizon holds one, is not the visit's to close.
+    let beyond: Vec<i64> = tasks
+        .iter()
+        .filter(|t| t.period_start.is_some_and(|p| p > current.due_by))
+        .map(|t| t.id)
+        .collect();
+
+    // The service on that day, the officer signed in again.
+    let later = std::sync::Arc::new(s.t.at(&day.to_string()));
+    let token = later.login("officer", PASSWORD).unwrap().token;
+    let call = |method: &str, uri: String, body: Option<Value>| {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .unwrap();
+        let app = later.clone();
+        async move {
+            let response = router(app).oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+                .await
+                .unwrap();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let due = || {
+        call(
+            "GET",
+            format!("/api/officers/{}/due?on={day}&days=1", s.officer),
+            None,
+        )
+    };
+    let listed = |list: &Value| -> Vec<i64> {
+        list["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect()
+    };
+    let (status, before) = due().await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert!(
+        listed(&before).contains(&missed.id),
+        "the missed window is on the list, overdue: {before}"
+    );
+
+    let visit = s.visit(&s.own, &format!("{day}T09:30:00"));
+    let (status, recorded) = call("POST", "/api/inspections".into(), Some(visit)).await;
+    assert_eq!(status, StatusCode::CREATED, "{recorded}");
+    let mut closed = vec![missed.id, current.id];
+    closed.sort_unstable();
+    assert_eq!(recorded["closed_tasks"], json!(closed), "{recorded}");
+
+    let after: std::collections::HashMap<i64, String> = routine(&later)
+        .into_iter()
+        .map(|t| (t.id, t.status))
+        .collect();
+    assert_eq!(after[&missed.id], "done", "the missed window, made up late");
+    assert_eq!(after[&current.id], "done", "the window holding the day");
+    for id in &beyond {
+        assert_eq!(after[id], "open", "a window not yet begun stays owed");
+    }
+    let (_, now) = due().await;
+    assert!(
+        !listed(&now).contains(&missed.id) && !listed(&now).contains(&current.id),
+        "the visited business's stops left the list: {now}"
+    );
 }
 
 #[tokio::test]

@@ -115,6 +115,18 @@ fn the_plan_command_prints_the_csv_columns() {
         text.lines().count() > 50,
         "a quarter of 50 businesses owes at least one visit each"
     );
+    // Each visit's window: from `period_start` (where a visit starts to count) to `due_by`,
+    // the due date inside it; spread due dates mostly fall after the window's first day.
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let (day, start, by) = (column("date"), column("period_start"), column("due_by"));
+    let mut later = 0;
+    for line in text.lines().skip(1) {
+        let row: Vec<&str> = line.split(',').collect();
+        assert!(row[start] <= row[day] && row[day] <= row[by], "{line}");
+        later += usize::from(row[start] < row[day]);
+    }
+    assert!(later > 0, "every due date on its window's first day");
     assert!(String::from_utf8_lossy(&out.stderr).contains("busiest day"));
 }
 
