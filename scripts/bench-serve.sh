@@ -127,7 +127,7 @@ due_script "$WORK/due.lua" ""
 due_script "$WORK/due-gzip.lua" ', ["Accept-Encoding"] = "gzip"'
 
 # Visit submits by the 100 officers, each to a business of their grid with its own
-# Idempotency-Key: the advertising item's result as the second argument, and a Lua string
+# Idempotency-Key, visited a moment before the runs (entered the same day, as most are): the advertising item's result as the second argument, and a Lua string
 # of further JSON members followed by `..` as the third.
 submit_script() { # file advertising extra
   cat > "$1" <<LUA
@@ -150,7 +150,7 @@ request = function()
   counter = counter + 1
   local o = officers[((counter * 7 + tid) % #officers) + 1]
   local b = o.businesses[(counter % #o.businesses) + 1]
-  local body = '{"entity_id":"' .. b .. '","officers":["' .. o.id .. '","' .. o.partner .. '"],"visited_at":"$(date -d '1 hour ago' +%FT%H:%M:%S)","checklist":' .. items_json .. $3 '}'
+  local body = '{"entity_id":"' .. b .. '","officers":["' .. o.id .. '","' .. o.partner .. '"],"visited_at":"$(date +%FT%H:%M:%S)","checklist":' .. items_json .. $3 '}'
   return wrk.format("POST", "/api/inspections", {
     ["Authorization"] = "Bearer " .. o.token,
     ["Content-Type"] = "application/json",
@@ -235,7 +235,7 @@ ERRORS=$(awk -F'|' '{ n += $7; if ($8 != "none") s = s " " $1 "-" $2 ": " $8 } E
   echo
   echo "Memory: the peak above is over the whole run, the start-up included: on a database built the same day the server first catches up the scheduled jobs it missed (re-classification and re-plan of the 1 M businesses, the 旬 and monthly snapshots; $CATCHUP s here). The re-plan walks the businesses and their open tasks with one cursor, both in id order, instead of holding the region's 2.6 M open tasks (it peaked at 1.4 GiB before); a snapshot reads its figures and rankings in one read transaction, which the writer does not wait for, from the businesses read one at a time, each grid, officer, area, class and industry key held once and shared, and both rankings from one read of the facts (they peaked at 1.0 GiB before). 256 MiB of the peak is the writing connection's page cache."
   echo
-  echo "How the due list gets there: it is kept in memory as the JSON sent (and, once asked for, gzipped) with an entity tag. A request whose list is current is answered without a turn at the store. A list stays current until a write could have changed it: a recorded visit makes stale only the lists of the officers of the business's open tasks, any other write all of them, and a write from another process is noticed through \`PRAGMA data_version\` within 200 ms (tests: \`http::the_kept_due_list_follows_every_write_that_changes_it\`, \`app::pool::tests\`). Each submit run above makes the officers' lists stale, so each due-list run after one begins by computing them again (100 lists, about 1.1 s of one core here after a submit run, 11.7 ms a list of 177 KB on average); requests for a list being computed wait for it without a thread or a store turn and take what it kept (test: \`http::requests_for_a_list_not_kept_compute_it_once_between_them\`). Clients sending \`If-None-Match\` get 304 with no body."
+  echo "How the due list gets there: it is kept in memory as the JSON sent (and, once asked for, gzipped) with an entity tag. A request whose list is current is answered without a turn at the store. A list stays current until a write could have changed it: a recorded visit makes stale only the lists of the officers of the business's open tasks, any other write all of them, and a write from another process is noticed through \`PRAGMA data_version\` within 200 ms (tests: \`http::the_kept_due_list_follows_every_write_that_changes_it\`, \`app::pool::tests\`). Each submit run above makes the officers' lists stale, so each due-list run after one begins by computing them again (100 lists, about 1.1 s of one core after a submit run, 11.7 ms a list of 177 KB on average, measured by hand on 2026-11-30); requests for a list being computed wait for it without a thread or a store turn and take what it kept (test: \`http::requests_for_a_list_not_kept_compute_it_once_between_them\`). Clients sending \`If-None-Match\` get 304 with no body."
   echo
   echo "How submits get there. Every write of the process runs on one writing connection, in its own savepoint; writers queued behind one share its commit (group commit, \`synchronous=FULL\`; nobody is answered before the commit). So the rate is set by the time one visit holds that connection. Measured with a temporary timer around it (10-second runs, 200 connections, on a bench database reused all morning, so one run each and indicative only), it went from about 114 µs of work plus 59 µs of commit per visit (5,300–6,100 submits/s, p99 46–60 ms) to about 36 µs plus 28–31 µs (12,700–13,600/s, p99 21.5–23 ms), in these steps:"
   echo
