@@ -127,8 +127,9 @@ due_script "$WORK/due.lua" ""
 due_script "$WORK/due-gzip.lua" ', ["Accept-Encoding"] = "gzip"'
 
 # Visit submits by the 100 officers, each to a business of their grid with its own
-# Idempotency-Key, visited a moment before the runs (entered the same day, as most are): the advertising item's result as the second argument, and a Lua string
-# of further JSON members followed by `..` as the third.
+# Idempotency-Key, visited a moment before the runs (entered the same day, as most are):
+# the advertising item's result as the second argument, and a Lua string of further JSON
+# members followed by `..` as the third.
 submit_script() { # file advertising extra
   cat > "$1" <<LUA
 dofile("$WORK/data.lua")
