@@ -3,16 +3,20 @@
 //!
 //! Every write of the process runs on one connection, one at a time, in its own savepoint.
 //! A writer that finds others queued behind it leaves the transaction open for them; the
-//! last of the group (or the one that fills it) commits for all, with `synchronous=FULL`,
-//! and only then does any of them answer. A group pays one commit (one fsync, each page
-//! written once) instead of one each, and the writer's page cache stays warm because no
-//! other connection of the process writes. Readers never wait for it (WAL).
+//! last of the group (or the one that fills it) commits for all, and only once the WAL
+//! holding the commit is synced does any of them answer. A group pays one commit (one
+//! sync, each page written once) instead of one each, and the writer's page cache stays
+//! warm because no other connection of the process writes. Readers never wait for it (WAL).
 //!
 //! The hottest write, a recorded visit, does not even take a thread of its own: it is queued
 //! to the writing thread ([`Connections::queue`]), which runs the queued writes back to back
-//! on the writing connection, one group and one commit per turn, and answers each caller's
-//! future after the commit. No thread waits for a visit, and the writing connection passes
-//! from one write to the next without a lock changing hands.
+//! on the writing connection, one group and one commit per turn. No thread waits for a
+//! visit, and the writing connection passes from one write to the next without a lock
+//! changing hands. The syncer thread then syncs the WAL and answers the turn's callers,
+//! while the writing thread runs the next turn: the writing connection commits with
+//! `synchronous=NORMAL` ([`Store::defer_commit_sync`]), and the sync `synchronous=FULL`
+//! would make inside each commit is made by the syncer, once for every turn committed
+//! since its last, before anyone hears. An acknowledged write is on the disk either way.
 //!
 //! The writing connection also notices writes from outside the process (another command
 //! line, a SQLite shell): `PRAGMA data_version` on it changes only when another connection
@@ -26,7 +30,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::store::{Db, Store, StoreError};
+use crate::store::{Db, Store, StoreError, WalFile};
 
 /// The most idle connections kept.
 const MAX_IDLE: usize = 64;
@@ -48,15 +52,18 @@ const QUEUE: usize = 1024;
 /// How often a reader asks the writing connection whether another process wrote.
 const OUTSIDE_CHECK: Duration = Duration::from_millis(200);
 
-/// The checkpointer's pause after each checkpoint: under a stream of writes it copies the
-/// pages of many commits at once.
-const CHECKPOINT_PAUSE: Duration = Duration::from_millis(50);
+/// The checkpointer's pause after each checkpoint: short, so that it keeps up with a stream
+/// of writes and the writing connection's own checkpoint finds little left to copy.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(10);
 
-/// The WAL pages at which the writing connection checkpoints after a commit. The
-/// checkpointer has copied nearly all of them by then; the writer's own checkpoint copies
-/// the rest, so that its next transaction can start the WAL over (only a checkpoint that
-/// leaves nothing behind between two transactions lets it).
-const WRITER_CHECKPOINT_PAGES: u32 = 4000;
+/// The WAL pages (256 MiB) at which the writing connection checkpoints after a commit.
+/// The checkpointer copies commits as they come, but under an unbroken stream of writes
+/// the WAL never runs out of new ones and cannot start over; only a checkpoint that leaves
+/// nothing behind between two transactions lets it, and that one the writing thread waits
+/// for (the rest to copy and two syncs). So the WAL may grow this far under load, and
+/// starts over whenever the writes pause after the checkpointer caught up. A reader
+/// looks up only the pages not yet copied, so a long WAL costs disk, not reads.
+const WRITER_CHECKPOINT_PAGES: u32 = 65_536;
 
 /// A pool of open connections to one database, shared by every clone of the app.
 #[derive(Clone, Default)]
@@ -86,6 +93,12 @@ type Job = Box<dyn FnOnce(Db<'_>) -> Result<(Touched, Answer), JobError> + Send>
 
 /// Tells a queued write's caller how its group's commit went.
 type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// A group's outcome and the answers its members are owed.
+type Answered = (Result<(), String>, Vec<(Touched, Answer)>);
+
+/// The writing connection's WAL, shared with the syncer.
+type SharedWal = Arc<Mutex<WalFile>>;
 
 enum JobError {
     /// The savepoint could not be opened; the job was dropped, and its caller hears so.
@@ -171,6 +184,9 @@ impl Checkpoints {
 #[derive(Default)]
 struct Writer {
     store: Option<(PathBuf, Store)>,
+    /// Its WAL: its commits return before the WAL is synced, and no write is answered
+    /// before this is (see [`Store::defer_commit_sync`]).
+    wal: Option<SharedWal>,
     group: Option<Arc<Group>>,
     members: usize,
     /// `PRAGMA data_version` when last read, and when that was.
@@ -335,6 +351,7 @@ impl Connections {
             let store = Store::open(path)?;
             store.set_cache_kib(WRITER_CACHE_KIB)?;
             store.set_autocheckpoint(WRITER_CHECKPOINT_PAGES)?;
+            writer.wal = Some(Arc::new(Mutex::new(store.defer_commit_sync()?)));
             writer.store = Some((path.to_owned(), store));
             writer.data_version = None;
         }
@@ -369,11 +386,11 @@ impl Connections {
     }
 
     /// [`finish_group`], counted, and the checkpointer told.
-    fn finish_group(&self, writer: &mut Writer) {
+    fn finish_group(&self, writer: &mut Writer, sync: SyncWal) {
         let members = writer.members as u64;
         // A commit that fails loses what the group wrote: views computed inside its
         // transaction may show it, so they go before any member hears.
-        if finish_group(writer, || self.touch(&Touched::Everything)) {
+        if finish_group(writer, || self.touch(&Touched::Everything), sync) {
             self.inner.written.fetch_add(members, Ordering::AcqRel);
             self.inner.commits.fetch_add(1, Ordering::AcqRel);
             if let Some((path, _)) = &writer.store {
@@ -396,7 +413,7 @@ impl Connections {
         self.inner.queued.fetch_sub(1, Ordering::AcqRel);
         if writer.store.as_ref().is_some_and(|(p, _)| p != path) && writer.group.is_some() {
             // A group open on another database: close it first.
-            self.finish_group(&mut writer);
+            self.finish_group(&mut writer, SyncWal::Now);
         }
         let group = self.open_group(&mut writer, path)?;
         let result = writer.in_savepoint(work);
@@ -418,7 +435,7 @@ impl Connections {
         }
         let queued = self.inner.queued.load(Ordering::Acquire);
         if writer.group.is_some() && (queued == 0 || writer.members >= MAX_GROUP) {
-            self.finish_group(&mut writer);
+            self.finish_group(&mut writer, SyncWal::Now);
         }
         drop(writer);
         match result {
@@ -475,6 +492,12 @@ impl Connections {
         told.await.unwrap_or_else(|_| Err(gone().into()))
     }
 
+    /// The writing connection's WAL, once it is open.
+    #[cfg(test)]
+    fn wal(&self) -> Option<SharedWal> {
+        lock(&self.inner.writer).wal.clone()
+    }
+
     /// The writing thread's queue, starting the thread on first use. The thread holds the
     /// pool only while it writes: when the pool is dropped, the queue closes and it ends.
     fn sender(&self) -> &tokio::sync::mpsc::Sender<(PathBuf, Job)> {
@@ -484,6 +507,7 @@ impl Connections {
             let spawned = std::thread::Builder::new()
                 .name("writer".into())
                 .spawn(move || {
+                    let syncer = Syncer::start(pool.clone());
                     let mut turn = Vec::with_capacity(MAX_TURN);
                     while let Some(first) = receive.blocking_recv() {
                         turn.push(first);
@@ -494,7 +518,9 @@ impl Connections {
                             }
                         }
                         let Some(inner) = pool.upgrade() else { break };
-                        Connections { inner }.run_turn(&mut turn);
+                        let connections = Connections { inner };
+                        let committed = connections.run_turn(&mut turn);
+                        syncer.deliver(&connections, committed);
                     }
                 });
             if let Err(e) = spawned {
@@ -505,12 +531,12 @@ impl Connections {
     }
 
     /// Runs queued writes back to back as one group (several, when they name different
-    /// databases), commits, and answers them.
-    fn run_turn(&self, turn: &mut Vec<(PathBuf, Job)>) {
+    /// databases) and commits; the answers they owe, once the WAL is synced.
+    fn run_turn(&self, turn: &mut Vec<(PathBuf, Job)>) -> Committed {
         let mut writer = lock(&self.inner.writer);
         // A group left open by writers on other threads is theirs: commit it first, so that
         // a queued write's group holds queued writes only.
-        self.finish_group(&mut writer);
+        self.finish_group(&mut writer, SyncWal::Now);
         let mut answers: Vec<(Touched, Answer)> = Vec::new();
         let mut answered = Vec::new();
         for (path, job) in turn.drain(..) {
@@ -551,14 +577,9 @@ impl Connections {
             }
         }
         answered.push(self.close_turn_group(&mut writer, &mut answers));
-        drop(writer);
-        for (outcome, answers) in answered {
-            for (touched, answer) in answers {
-                if outcome.is_ok() {
-                    self.touch(&touched);
-                }
-                answer(outcome.clone());
-            }
+        Committed {
+            wal: writer.wal.clone(),
+            answered,
         }
     }
 
@@ -568,17 +589,27 @@ impl Connections {
         &self,
         writer: &mut Writer,
         answers: &mut Vec<(Touched, Answer)>,
-    ) -> (Result<(), String>, Vec<(Touched, Answer)>) {
+    ) -> Answered {
         let group = writer.group.clone();
-        self.finish_group(writer);
+        self.finish_group(writer, SyncWal::Later);
         let outcome = group.map_or(Ok(()), |g| g.wait());
         (outcome, std::mem::take(answers))
     }
 }
 
+/// Whether a group's commit is synced before its members hear (the writes of callers on
+/// their own threads), or by the syncer before the writing thread's answers are given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SyncWal {
+    Now,
+    Later,
+}
+
 /// Commits (or, with no member left, rolls back) the open group and tells its members;
 /// true when it committed. When members' writes are lost, `lost` runs before they hear.
-fn finish_group(writer: &mut Writer, lost: impl FnOnce()) -> bool {
+/// With [`SyncWal::Now`] the WAL is synced first, and a commit that cannot be made durable
+/// is told as failed.
+fn finish_group(writer: &mut Writer, lost: impl FnOnce(), sync: SyncWal) -> bool {
     let Some(group) = writer.group.take() else {
         return false;
     };
@@ -601,11 +632,116 @@ fn finish_group(writer: &mut Writer, lost: impl FnOnce()) -> bool {
     }
     writer.members = 0;
     let committed = committed && outcome.is_ok();
-    if had_members && !committed {
+    let outcome = match outcome {
+        Ok(()) if committed && sync == SyncWal::Now => sync_wal(writer.wal.as_deref()),
+        other => other,
+    };
+    if had_members && (!committed || outcome.is_err()) {
         lost();
     }
     group.finish(outcome);
     committed
+}
+
+/// Syncs a writing connection's WAL: every commit made on it before the call is durable
+/// when this returns `Ok`.
+fn sync_wal(wal: Option<&Mutex<WalFile>>) -> Result<(), String> {
+    let Some(wal) = wal else { return Ok(()) };
+    lock(wal)
+        .sync()
+        .map_err(|e| format!("the write may not have reached the disk: {e}"))
+}
+
+/// The commits of a turn of the writing thread and the answers they owe.
+struct Committed {
+    wal: Option<SharedWal>,
+    answered: Vec<Answered>,
+}
+
+/// Syncs the WAL after the writing thread's turns and then answers their writes, on a thread
+/// of its own: the writing thread runs the next turn meanwhile instead of waiting for the
+/// disk, and one sync serves every turn committed since the last. Nobody hears of a write
+/// before the WAL holding it is on the disk.
+struct Syncer {
+    send: Option<std::sync::mpsc::Sender<Committed>>,
+}
+
+impl Syncer {
+    fn start(pool: std::sync::Weak<Inner>) -> Syncer {
+        let (send, receive) = std::sync::mpsc::channel::<Committed>();
+        let spawned = std::thread::Builder::new()
+            .name("syncer".into())
+            .spawn(move || {
+                while let Ok(first) = receive.recv() {
+                    let mut batch = vec![first];
+                    batch.extend(receive.try_iter());
+                    let pool = pool.upgrade().map(|inner| Connections { inner });
+                    answer_synced(pool.as_ref(), batch);
+                }
+            });
+        match spawned {
+            Ok(_) => Syncer { send: Some(send) },
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the syncer: the writing thread syncs");
+                Syncer { send: None }
+            }
+        }
+    }
+
+    /// Hands a turn's answers to the syncer (or, without one, syncs and answers here).
+    fn deliver(&self, pool: &Connections, committed: Committed) {
+        let unsent = match &self.send {
+            Some(send) => send.send(committed).err().map(|e| e.0),
+            None => Some(committed),
+        };
+        if let Some(committed) = unsent {
+            answer_synced(Some(pool), vec![committed]);
+        }
+    }
+}
+
+/// Syncs each WAL the batch committed to once, then answers every write in it, in order.
+fn answer_synced(pool: Option<&Connections>, batch: Vec<Committed>) {
+    let mut synced: Vec<(SharedWal, Result<(), String>)> = Vec::new();
+    for committed in &batch {
+        if let Some(wal) = &committed.wal
+            && committed
+                .answered
+                .iter()
+                .any(|(outcome, _)| outcome.is_ok())
+            && !synced.iter().any(|(w, _)| Arc::ptr_eq(w, wal))
+        {
+            synced.push((Arc::clone(wal), sync_wal(Some(wal))));
+        }
+    }
+    for committed in batch {
+        let sync = committed
+            .wal
+            .as_ref()
+            .and_then(|wal| synced.iter().find(|(w, _)| Arc::ptr_eq(w, wal)))
+            .map_or(Ok(()), |(_, outcome)| outcome.clone());
+        for (outcome, answers) in committed.answered {
+            let outcome = match (outcome, &sync) {
+                (Ok(()), Err(why)) => {
+                    // Committed, and readable, but perhaps not on the disk: the views
+                    // may show it; the callers hear it failed.
+                    if let Some(pool) = pool {
+                        pool.touch(&Touched::Everything);
+                    }
+                    Err(why.clone())
+                }
+                (outcome, _) => outcome,
+            };
+            for (touched, answer) in answers {
+                if let Some(pool) = pool
+                    && outcome.is_ok()
+                {
+                    pool.touch(&touched);
+                }
+                answer(outcome.clone());
+            }
+        }
+    }
 }
 
 /// A connection borrowed from the pool; back in the pool when dropped.
@@ -831,6 +967,67 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert_eq!(in_file(), 20);
+    }
+
+    /// The writing connection commits without syncing: no write is answered before the
+    /// WAL holding it is synced. With the sync held up, a queued write and a write on a
+    /// thread of its own are committed (another connection reads them) but unanswered;
+    /// both are answered once the sync goes through.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_are_answered_only_once_the_wal_holding_them_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let pool = Connections::default();
+        pool.queue(&path, |db| {
+            audit(db, "first")?;
+            Ok::<_, StoreError>(((), Touched::Nothing))
+        })
+        .await
+        .unwrap();
+        let wal = pool.wal().expect("the writing connection is open");
+        // Another thread holds the WAL's sync until told.
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (holding, held) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _sync = lock(&wal);
+            holding.send(()).unwrap();
+            released.recv().unwrap();
+        });
+        held.recv().unwrap();
+        let committed = |subjects: &[&str]| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while audited(&path) != subjects {
+                assert!(Instant::now() < deadline, "not committed: {subjects:?}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        let queued = tokio::spawn({
+            let (pool, path) = (pool.clone(), path.clone());
+            async move {
+                pool.queue(&path, |db| {
+                    audit(db, "queued")?;
+                    Ok::<_, StoreError>(((), Touched::Nothing))
+                })
+                .await
+            }
+        });
+        committed(&["first", "queued"]);
+        let threaded = tokio::task::spawn_blocking({
+            let (pool, path) = (pool.clone(), path.clone());
+            move || pool.get(&path).unwrap().write(|db| audit(db, "threaded"))
+        });
+        committed(&["first", "queued", "threaded"]);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !queued.is_finished(),
+            "a queued write answered before the sync"
+        );
+        assert!(!threaded.is_finished(), "a write answered before the sync");
+        release.send(()).unwrap();
+        holder.join().unwrap();
+        queued.await.unwrap().unwrap();
+        threaded.await.unwrap().unwrap();
+        assert_eq!(pool.write_stats(), (3, 3));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

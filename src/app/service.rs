@@ -388,11 +388,16 @@ impl App {
         visit: &Visit,
         idempotency: Option<(&str, &[u8])>,
     ) -> Result<(u16, serde_json::Value), AppError> {
-        let prepared = self.prepare_visit(caller, visit, idempotency)?;
-        let app = Arc::clone(&self);
-        self.connections
-            .queue(&self.db_path, move |db| app.write_visit(&db, &prepared))
-            .await
+        // The writing thread only borrows the prepared visit: it is freed here, on the
+        // thread that made it, and the writer takes no allocator lock for it.
+        let prepared = Arc::new(self.prepare_visit(caller, visit, idempotency)?);
+        let (app, lent) = (Arc::clone(&self), Arc::clone(&prepared));
+        let answer = self
+            .connections
+            .queue(&self.db_path, move |db| app.write_visit(&db, &lent))
+            .await;
+        drop(prepared);
+        answer
     }
 
     /// The checks of a visit that read nothing stored, and everything it writes as text:

@@ -49,6 +49,42 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// A database's write-ahead log, opened on its own to be synced (see
+/// [`Store::defer_commit_sync`]).
+#[derive(Debug)]
+pub struct WalFile {
+    path: std::path::PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl WalFile {
+    /// Makes everything written to the WAL before the call durable (`fdatasync`). SQLite
+    /// keeps one WAL file while a connection is open; should the file at the path not be
+    /// the one held (the last connection closed and another made it anew), it is opened
+    /// again first.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        let current = std::fs::metadata(&self.path)?;
+        let held = match self.file.take() {
+            Some(file) if same_file(&file.metadata()?, &current) => file,
+            _ => std::fs::File::open(&self.path)?,
+        };
+        let synced = held.sync_data();
+        self.file = Some(held);
+        synced
+    }
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    false // open it again each time
+}
+
 /// A connection to a gridpatrol database.
 #[derive(Debug)]
 pub struct Store {
@@ -314,6 +350,28 @@ impl Store {
             })?)
     }
 
+    /// Lets this connection's commits return once their pages are in the WAL, before the
+    /// WAL reaches the disk (`synchronous = NORMAL`: a crash of the machine may lose the
+    /// last commits, never consistency; checkpoints still sync). Whoever acknowledges a
+    /// write committed here must first [`WalFile::sync`] the file this returns, which makes
+    /// every commit before the call durable: together, `synchronous = FULL` with the sync
+    /// taken off the writing connection's path.
+    pub fn defer_commit_sync(&self) -> Result<WalFile> {
+        let db = match self.conn.path() {
+            Some(db) if !db.is_empty() => db.to_owned(),
+            _ => {
+                return Err(StoreError::NotCommitted(
+                    "an in-memory database has no WAL to sync".into(),
+                ));
+            }
+        };
+        self.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+        Ok(WalFile {
+            path: std::path::PathBuf::from(format!("{db}-wal")),
+            file: None,
+        })
+    }
+
     /// Sets this connection's page cache to `kib` KiB.
     pub fn set_cache_kib(&self, kib: i64) -> Result<()> {
         Ok(self
@@ -425,6 +483,46 @@ impl Db<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection whose commits leave the sync to its caller runs at `synchronous =
+    /// NORMAL` and hands back its WAL, which syncs the file at the path even after it was
+    /// made anew, and says so when there is none; an in-memory database has none to sync.
+    #[test]
+    fn a_deferred_sync_syncs_the_wal_at_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let store = Store::open(&path).unwrap();
+        let mut wal = store.defer_commit_sync().unwrap();
+        let synchronous: i64 = store
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 1, "NORMAL");
+        store
+            .conn
+            .execute_batch("CREATE TABLE t (x INTEGER)")
+            .unwrap();
+        wal.sync().unwrap();
+        let wal_path = dir.path().join("w.db-wal");
+        drop(store);
+        assert!(!wal_path.exists(), "the last connection removes the WAL");
+        assert_eq!(wal.sync().unwrap_err().kind(), std::io::ErrorKind::NotFound);
+        let store = Store::open(&path).unwrap();
+        store
+            .conn
+            .execute_batch("INSERT INTO t VALUES (1)")
+            .unwrap();
+        wal.sync().unwrap();
+        // The file made anew is the one held now.
+        let held = wal.file.as_ref().unwrap().metadata().unwrap();
+        assert!(same_file(&held, &std::fs::metadata(&wal_path).unwrap()));
+        assert!(
+            Store::open_in_memory()
+                .unwrap()
+                .defer_commit_sync()
+                .is_err()
+        );
+    }
 
     #[test]
     fn a_cached_join_is_not_planned_again_on_each_use() {
