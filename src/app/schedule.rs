@@ -27,6 +27,10 @@ pub struct ReplanReport {
     pub cancelled: usize,
     /// New tasks for visits owed and not yet planned.
     pub created: usize,
+    /// Kept routine tasks that counted a visit only from a later day than their window's
+    /// first (saved by builds that stored the due date as the window's start): a visit
+    /// made in the window before the due date now closes them.
+    pub window_starts_set: usize,
     /// Visits owed in grids with no A-post officer: reported, not planned.
     pub unassigned: usize,
     pub unlocated: usize,
@@ -81,6 +85,7 @@ impl App {
             let mut uncovered: Vec<Uncovered> = Vec::new();
             let mut cancel: Vec<i64> = Vec::new();
             let mut moves: Vec<(i64, usize)> = Vec::new();
+            let mut window_starts: Vec<(i64, NaiveDate)> = Vec::new();
             db.for_each_business(&BusinessFilter::Region(region_code.to_owned()), |row| {
                 report.businesses += 1;
                 let id = row.business.id.as_str();
@@ -137,6 +142,12 @@ impl App {
                         Some(k) => {
                             used[k] = true;
                             report.kept += 1;
+                            let t = &tasks[k];
+                            if t.kind == "routine"
+                                && t.period_start.is_none_or(|p| p > window.start)
+                            {
+                                window_starts.push((t.id, window.start));
+                            }
                         }
                         None if lead[g].is_none() => report.unassigned += 1,
                         None => uncovered.push((id.to_owned(), g, window, o.class)),
@@ -222,7 +233,8 @@ impl App {
             report.moved = moves.len();
             report.cancelled = db.cancel_tasks(&cancel)?;
             report.created = db.insert_tasks(region_code, version, &new_tasks, &at)?;
-            if report.moved + report.cancelled + report.created > 0 {
+            report.window_starts_set = db.set_period_starts(&window_starts)?;
+            if report.moved + report.cancelled + report.created + report.window_starts_set > 0 {
                 db.audit(
                     &at,
                     "system",

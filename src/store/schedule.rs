@@ -29,6 +29,8 @@ pub struct OpenTask {
     pub partner_id: Option<String>,
     pub due_on: NaiveDate,
     pub due_by: NaiveDate,
+    /// The first day a visit counts for it (tasks of old databases have none).
+    pub period_start: Option<NaiveDate>,
 }
 
 /// A region's open tasks (deadline on or after a day) read in business id order, one
@@ -64,6 +66,10 @@ impl<'s> OpenTaskCursor<'s> {
             partner_id: r.get(5)?,
             due_on: date(&r.get::<_, String>(6)?)?,
             due_by: date(&r.get::<_, String>(7)?)?,
+            period_start: r
+                .get::<_, Option<String>>(8)?
+                .map(|d| date(&d))
+                .transpose()?,
         }))
     }
 
@@ -196,11 +202,24 @@ impl Db<'_> {
     /// The statement an [`OpenTaskCursor`] runs: kept by the caller while it reads.
     pub fn live_open_tasks_statement(&self) -> Result<rusqlite::CachedStatement<'_>> {
         Ok(self.conn.prepare_cached(
-            "SELECT t.id, t.entity_id, t.kind, g.code, t.officer_id, t.partner_id, t.due_on, t.due_by
+            "SELECT t.id, t.entity_id, t.kind, g.code, t.officer_id, t.partner_id, t.due_on, t.due_by,
+                    t.period_start
              FROM tasks t JOIN businesses b ON b.id = t.entity_id LEFT JOIN grids g ON g.id = t.grid_id
              WHERE t.status = 'open' AND t.due_by >= ?2 AND b.region_code = ?1
              ORDER BY t.entity_id, t.due_on, t.id",
         )?)
+    }
+
+    /// Sets the first day a visit counts for open tasks: (task, day).
+    pub fn set_period_starts(&self, starts: &[(i64, NaiveDate)]) -> Result<usize> {
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE tasks SET period_start = ?2 WHERE id = ?1 AND status = 'open'",
+        )?;
+        let mut n = 0;
+        for (id, day) in starts {
+            n += stmt.execute(params![id, day.to_string()])?;
+        }
+        Ok(n)
     }
 
     /// Cancels open tasks (a re-plan found them no longer owed).

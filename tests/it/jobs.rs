@@ -32,6 +32,100 @@ fn open_routine(app: &App, entity: &str) -> Vec<gridpatrol::store::TaskRow> {
         .collect()
 }
 
+/// Builds before 2026-12-01 saved a planned routine task's due date as the first day a visit
+/// counts for it, so a visit made in its window before that date left it open. The nightly
+/// re-plan, which knows each kept task's window, sets the day the window opens (or today,
+/// if it opened earlier), once, and leaves a fresh plan's tasks as they are.
+#[test]
+fn the_nightly_replan_sets_the_window_start_of_tasks_saved_with_their_due_date() {
+    let (t, _region, code) = planned();
+    let day = t.at("2027-01-02");
+    let today = date("2027-01-02");
+    let first = day.replan(&code, today).unwrap();
+    assert_eq!(
+        first.window_starts_set, 0,
+        "a fresh plan's tasks: {first:?}"
+    );
+    // Saved as those builds saved them: the due date as the window's start.
+    let raw = rusqlite::Connection::open(&day.db_path).unwrap();
+    let starts = |raw: &rusqlite::Connection| -> Vec<(i64, String, String)> {
+        raw.prepare(
+            "SELECT id, period_start, due_on FROM tasks
+             WHERE status = 'open' AND kind = 'routine' AND due_on > ?1 ORDER BY id",
+        )
+        .unwrap()
+        .query_map([today.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    let planned_starts = starts(&raw);
+    let aged = raw
+        .execute(
+            "UPDATE tasks SET period_start = due_on
+             WHERE status = 'open' AND kind = 'routine' AND due_on > ?1 AND period_start < due_on",
+            [today.to_string()],
+        )
+        .unwrap();
+    assert!(aged > 10, "{aged}");
+    // The first of them to fall due, and its business.
+    let (task, entity, due_on): (i64, String, String) = raw
+        .query_row(
+            "SELECT id, entity_id, due_on FROM tasks
+             WHERE status = 'open' AND kind = 'routine' AND period_start = due_on AND due_on > ?1
+             ORDER BY due_on, id LIMIT 1",
+            [today.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let closes_today = |app: &App| -> bool {
+        Store::open(&app.db_path)
+            .unwrap()
+            .read()
+            .tasks_satisfied_by(&entity, today)
+            .unwrap()
+            .tasks
+            .iter()
+            .any(|(id, _)| *id == task)
+    };
+    assert!(
+        !closes_today(&day),
+        "a visit today, before {due_on}, left it open"
+    );
+
+    let second = day.replan(&code, today).unwrap();
+    assert!(second.window_starts_set > 0, "{second:?}");
+    assert!(second.window_starts_set <= aged, "{second:?}");
+    assert_eq!(
+        (second.moved, second.cancelled, second.created),
+        (0, 0, 0),
+        "only the windows change: {second:?}"
+    );
+    assert!(
+        closes_today(&day),
+        "a visit today now closes the task due {due_on}"
+    );
+    // Each task the plan dated within the re-plan's horizon (and those past it in a window
+    // that opens within it) counts visits from its window's first day again, or from
+    // today where the window opened before; the rest are as they were.
+    let horizon = second.to.expect("a plan in force").to_string();
+    let mut set = 0;
+    for ((id, planned, due_on), (id_now, now, _)) in planned_starts.iter().zip(starts(&raw)) {
+        assert_eq!(*id, id_now);
+        let restored = planned.as_str().max("2027-01-02");
+        if now != *due_on || *due_on <= horizon {
+            assert_eq!(now, restored, "task {id} due {due_on}");
+        }
+        set += usize::from(now != *due_on);
+    }
+    assert_eq!(second.window_starts_set, set);
+    // Once.
+    let third = day.replan(&code, today).unwrap();
+    assert_eq!(third.window_starts_set, 0, "{third:?}");
+}
+
 #[test]
 fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice() {
     let (t, _region, code) = planned();
