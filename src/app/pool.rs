@@ -1030,6 +1030,45 @@ mod tests {
         assert_eq!(pool.write_stats(), (3, 3));
     }
 
+    /// A commit whose WAL cannot be synced is not acknowledged: here the WAL file is gone
+    /// from its directory (what SQLite wrote goes to a file no one will read again), so
+    /// both kinds of write are answered as failed, and the views kept in memory, which may
+    /// show them, are dropped.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_whose_wal_cannot_be_synced_is_answered_as_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.db");
+        let pool = Connections::default();
+        drop(pool.get(&path).unwrap());
+        pool.queue(&path, |db| {
+            audit(db, "first")?;
+            Ok::<_, StoreError>(((), Touched::Nothing))
+        })
+        .await
+        .unwrap();
+        std::fs::remove_file(dir.path().join("u.db-wal")).unwrap();
+        let before = pool.generation(&path, "O1");
+        let queued = pool
+            .queue(&path, |db| {
+                audit(db, "queued")?;
+                Ok::<_, StoreError>(((), Touched::Nothing))
+            })
+            .await;
+        let why = queued.expect_err("a queued write answered Ok").to_string();
+        assert!(why.contains("may not have reached the disk"), "{why}");
+        let global = pool.generation(&path, "O1").global;
+        assert_ne!(global, before.global, "the views are dropped");
+        let threaded = tokio::task::spawn_blocking({
+            let (pool, path) = (pool.clone(), path.clone());
+            move || pool.get(&path).unwrap().write(|db| audit(db, "threaded"))
+        })
+        .await
+        .unwrap();
+        let why = threaded.expect_err("a write answered Ok").to_string();
+        assert!(why.contains("may not have reached the disk"), "{why}");
+        assert_ne!(pool.generation(&path, "O1").global, global);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queued_writes_share_a_turn_are_stored_when_answered_and_a_failing_one_takes_nothing_down()
      {
