@@ -817,6 +817,16 @@ mod tests {
         subjects
     }
 
+    /// An audit entry named `subject`, written through the writing thread.
+    async fn queue_audit(pool: &Connections, path: &Path, subject: &str) -> Result<(), StoreError> {
+        let subject = subject.to_owned();
+        pool.queue(path, move |db| {
+            audit(db, &subject)?;
+            Ok::<_, StoreError>(((), Touched::Nothing))
+        })
+        .await
+    }
+
     fn audit(db: Db<'_>, subject: &str) -> Result<(), StoreError> {
         db.audit(
             "2026-01-01T00:00:00",
@@ -978,12 +988,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let pool = Connections::default();
-        pool.queue(&path, |db| {
-            audit(db, "first")?;
-            Ok::<_, StoreError>(((), Touched::Nothing))
-        })
-        .await
-        .unwrap();
+        queue_audit(&pool, &path, "first").await.unwrap();
         let wal = pool.wal().expect("the writing connection is open");
         // Another thread holds the WAL's sync until told.
         let (release, released) = std::sync::mpsc::channel::<()>();
@@ -1003,13 +1008,7 @@ mod tests {
         };
         let queued = tokio::spawn({
             let (pool, path) = (pool.clone(), path.clone());
-            async move {
-                pool.queue(&path, |db| {
-                    audit(db, "queued")?;
-                    Ok::<_, StoreError>(((), Touched::Nothing))
-                })
-                .await
-            }
+            async move { queue_audit(&pool, &path, "queued").await }
         });
         committed(&["first", "queued"]);
         let threaded = tokio::task::spawn_blocking({
@@ -1040,20 +1039,10 @@ mod tests {
         let path = dir.path().join("u.db");
         let pool = Connections::default();
         drop(pool.get(&path).unwrap());
-        pool.queue(&path, |db| {
-            audit(db, "first")?;
-            Ok::<_, StoreError>(((), Touched::Nothing))
-        })
-        .await
-        .unwrap();
+        queue_audit(&pool, &path, "first").await.unwrap();
         std::fs::remove_file(dir.path().join("u.db-wal")).unwrap();
         let before = pool.generation(&path, "O1");
-        let queued = pool
-            .queue(&path, |db| {
-                audit(db, "queued")?;
-                Ok::<_, StoreError>(((), Touched::Nothing))
-            })
-            .await;
+        let queued = queue_audit(&pool, &path, "queued").await;
         let why = queued.expect_err("a queued write answered Ok").to_string();
         assert!(why.contains("may not have reached the disk"), "{why}");
         let global = pool.generation(&path, "O1").global;
@@ -1150,12 +1139,7 @@ mod tests {
         let path = dir.path().join("r.db");
         let pool = Connections::default();
         drop(pool.get(&path).unwrap());
-        pool.queue(&path, |db| {
-            audit(db, "kept")?;
-            Ok::<_, StoreError>(((), Touched::Nothing))
-        })
-        .await
-        .unwrap();
+        queue_audit(&pool, &path, "kept").await.unwrap();
         let before = pool.generation(&path, "O1");
         let answer = pool
             .queue(&path, |db| {
