@@ -21,6 +21,31 @@ use crate::store::{BusinessFilter, Db, ExtraLink, NewVisit, StoredResponse, User
 
 /// A visit checked as far as it can be without the database, with what it writes already
 /// written as text (see [`App::record_visit`]).
+/// What a visit's audit entry carries besides what it decided (members in the order of
+/// their names, as the entries have always had them; the audit log is read back as JSON).
+#[derive(Serialize)]
+struct AuditedVisit<'a> {
+    findings: &'a [crate::domain::inspection::Finding],
+    officers: &'a [String],
+    photos: &'a [crate::domain::inspection::PhotoRef],
+    rectification: &'a Option<Rectification>,
+    visited_at: &'a chrono::NaiveDateTime,
+    warning: &'a Option<crate::domain::inspection::Warning>,
+}
+
+impl<'a> AuditedVisit<'a> {
+    fn of(visit: &'a Visit) -> Self {
+        AuditedVisit {
+            findings: &visit.findings,
+            officers: &visit.officers,
+            photos: &visit.photos,
+            rectification: &visit.rectification,
+            visited_at: &visit.visited_at,
+            warning: &visit.warning,
+        }
+    }
+}
+
 struct PreparedVisit {
     caller: Caller,
     visit: Visit,
@@ -91,16 +116,17 @@ fn verify_password(password: &str, stored: &str) -> bool {
     })
 }
 
-/// What recording a visit did.
+/// What recording a visit did. Its fields are in the order of their names, the order in
+/// which answers and audit entries have always carried them.
 #[derive(Debug, Clone, Serialize)]
 pub struct VisitReport {
-    pub inspection_id: i64,
+    pub class: Option<String>,
+    pub closed_tasks: Vec<i64>,
     pub entity_id: String,
+    pub follow_up_task: Option<i64>,
+    pub inspection_id: i64,
     pub outcome: String,
     pub same_day: bool,
-    pub closed_tasks: Vec<i64>,
-    pub follow_up_task: Option<i64>,
-    pub class: Option<String>,
 }
 
 impl App {
@@ -286,6 +312,18 @@ impl App {
         let (region, unit) = db
             .entity_unit(id)?
             .ok_or_else(|| crate::store::StoreError::NotFound(format!("business '{id}'")))?;
+        self.require_unit_covered(db, caller, id, region, unit)
+    }
+
+    /// [`App::require_covered`] for a business whose unit was read.
+    fn require_unit_covered(
+        &self,
+        db: &Db<'_>,
+        caller: &Caller,
+        id: &EntityId,
+        region: String,
+        unit: Option<String>,
+    ) -> Result<(), AppError> {
         if !grid_scoped(caller.role) {
             return Ok(());
         }
@@ -375,19 +413,22 @@ impl App {
         visit: &Visit,
         idempotency: Option<(&str, &[u8])>,
     ) -> Result<(u16, serde_json::Value), AppError> {
-        let prepared = self.prepare_visit(caller, visit, idempotency)?;
-        self.open_store()?
-            .write_touching(|db| self.write_visit(&db, &prepared))
+        let prepared = self.prepare_visit(caller, visit.clone(), idempotency)?;
+        let (status, body) = self
+            .open_store()?
+            .write_touching(|db| self.write_visit(&db, &prepared))?;
+        Ok((status, serde_json::from_str(&body).unwrap_or_default()))
     }
 
     /// [`App::record_visit`] queued to the writing thread (see [`super::pool`]): the same
-    /// checks and the same transaction, with no thread waiting for it.
+    /// checks and the same transaction, with no thread waiting for it. Answers the status
+    /// and the JSON text of the answer's body.
     pub async fn record_visit_queued(
         self: Arc<Self>,
         caller: &Caller,
-        visit: &Visit,
+        visit: Visit,
         idempotency: Option<(&str, &[u8])>,
-    ) -> Result<(u16, serde_json::Value), AppError> {
+    ) -> Result<(u16, String), AppError> {
         // The writing thread only borrows the prepared visit: it is freed here, on the
         // thread that made it, and the writer takes no allocator lock for it.
         let prepared = Arc::new(self.prepare_visit(caller, visit, idempotency)?);
@@ -405,7 +446,7 @@ impl App {
     fn prepare_visit(
         &self,
         caller: &Caller,
-        visit: &Visit,
+        visit: Visit,
         idempotency: Option<(&str, &[u8])>,
     ) -> Result<PreparedVisit, AppError> {
         self.require(caller, Action::Record)?;
@@ -415,7 +456,7 @@ impl App {
         let id = EntityId::parse(&visit.entity_id)
             .map_err(|e| AppError::Invalid(format!("entity_id: {e}")))?;
         let outcome = check_visit(
-            visit,
+            &visit,
             &officer,
             self.clock.now_local(),
             self.policy.min_officers_per_visit as usize,
@@ -441,16 +482,8 @@ impl App {
                 .map(|r| serde_json::to_string(r).unwrap_or_default()),
             // The inspection row is never changed after this: the audit entry names it and
             // carries what the visit decided, not its twelve checklist items again.
-            audited_visit: serde_json::json!({
-                "visited_at": visit.visited_at,
-                "officers": &visit.officers,
-                "findings": &visit.findings,
-                "rectification": &visit.rectification,
-                "warning": &visit.warning,
-                "photos": &visit.photos,
-            })
-            .to_string(),
-            visit: visit.clone(),
+            audited_visit: serde_json::to_string(&AuditedVisit::of(&visit)).unwrap_or_default(),
+            visit,
         })
     }
 
@@ -461,7 +494,7 @@ impl App {
         &self,
         db: &Db<'_>,
         prepared: &PreparedVisit,
-    ) -> Result<((u16, serde_json::Value), Touched), AppError> {
+    ) -> Result<((u16, String), Touched), AppError> {
         let PreparedVisit {
             caller,
             visit,
@@ -480,8 +513,13 @@ impl App {
         let (outcome, today, date) = (prepared.outcome, prepared.today, prepared.date);
         // A business is never deleted (and the foreign key would refuse the visit if it
         // were); the roster check is a validation. Both read facts kept in memory, or the
-        // writing connection's warm cache.
-        self.require_covered(db, caller, id)?;
+        // writing connection's warm cache. The business is read once: its place for the
+        // check, its stored class for confirming it below.
+        let business = db
+            .business_for_visit(id)?
+            .ok_or_else(|| crate::store::StoreError::NotFound(format!("business '{id}'")))?;
+        let stored_class = business.class_holding_on(today);
+        self.require_unit_covered(db, caller, id, business.region_code, business.unit_code)?;
         for o in &visit.officers {
             match self.officer_facts(db, o)?.certified {
                 None => {
@@ -506,8 +544,7 @@ impl App {
                     "Idempotency-Key '{key}' was used for a different request"
                 )));
             }
-            let body = serde_json::from_str(&stored.body).unwrap_or_default();
-            return Ok(((stored.status, body), Touched::Nothing));
+            return Ok(((stored.status, stored.body), Touched::Nothing));
         }
         let partner = visit.officers.iter().find(|o| **o != *officer);
         // The tasks this visit satisfies, read once: the visit takes the most urgent
@@ -585,7 +622,7 @@ impl App {
         // review date: then the stored class, under this policy, is the class the
         // visit leaves, with no records to read. Otherwise, classify again.
         let holding = match (visit.findings.is_empty(), outcome, classes_current) {
-            (true, o, true) if o != Outcome::Refused => db.class_holding_on(id, today)?,
+            (true, o, true) if o != Outcome::Refused => stored_class,
             _ => None,
         };
         let class = match holding {
@@ -612,8 +649,7 @@ impl App {
             follow_up_task: follow_up,
             class,
         };
-        let body = serde_json::to_value(&report).unwrap_or_default();
-        let body_text = body.to_string();
+        let body_text = serde_json::to_string(&report).unwrap_or_default();
         db.audit_text(
             at,
             &caller.username,
@@ -628,12 +664,12 @@ impl App {
                 &StoredResponse {
                     request_hash: hash.clone(),
                     status: 201,
-                    body: body_text,
+                    body: body_text.clone(),
                 },
                 at,
             )?;
         }
-        Ok(((201, body), Touched::Officers(touched)))
+        Ok(((201, body_text), Touched::Officers(touched)))
     }
 
     /// A stored visit in full.
@@ -846,7 +882,89 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 
 #[cfg(test)]
 mod tests {
-    use super::{hex, sha256_hex};
+    use super::{AuditedVisit, VisitReport, hex, sha256_hex};
+    use crate::domain::inspection::Visit;
+    use crate::store::BusinessForVisit;
+    use chrono::NaiveDate;
+
+    /// A stored class holds before its review date, not on it or after, nor when none is
+    /// stored: the visit then classifies the business again.
+    #[test]
+    fn a_stored_class_holds_until_the_day_of_its_review() {
+        let business = |class: Option<&str>, review: Option<&str>| BusinessForVisit {
+            region_code: "420115".into(),
+            unit_code: Some("420115001".into()),
+            class: class.map(str::to_owned),
+            class_review_on: review.map(str::to_owned),
+        };
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let holding = |class, review| business(class, review).class_holding_on(day);
+        assert_eq!(holding(Some("B"), None), Some("B".to_owned()));
+        assert_eq!(holding(Some("B"), Some("2026-12-02")), Some("B".to_owned()));
+        assert_eq!(holding(Some("B"), Some("2027-01-01")), Some("B".to_owned()));
+        assert_eq!(holding(Some("B"), Some("2026-12-01")), None);
+        assert_eq!(holding(Some("B"), Some("2026-11-30")), None);
+        assert_eq!(holding(None, None), None);
+    }
+
+    /// The answer to a visit is written once as text (for the caller, the audit entry and
+    /// the idempotency record): it reads as it did when built through a JSON value, its
+    /// members in the order of their names, and so does the audit entry's visit.
+    #[test]
+    fn a_visit_is_answered_and_audited_as_json_values_write_it() {
+        let report = VisitReport {
+            class: Some("C".into()),
+            closed_tasks: vec![3, 7],
+            entity_id: "91420115000910360R".into(),
+            follow_up_task: Some(9),
+            inspection_id: 42,
+            outcome: "rectification".into(),
+            same_day: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&report).unwrap(),
+            serde_json::to_value(&report).unwrap().to_string()
+        );
+        let visit: Visit = serde_json::from_value(serde_json::json!({
+            "entity_id": "91420115000910360R",
+            "officers": ["O1", "O2"],
+            "visited_at": "2026-12-01T09:30:00",
+            "checklist": [],
+            "findings": [{ "severity": "general", "note": "no ledger", "case": true }],
+            "rectification": { "kind": "notice", "deadline": "2026-12-15" },
+            "warning": "issued",
+            "photos": [{ "sha256": "ab", "name": "front.jpg" }],
+        }))
+        .unwrap();
+        let audited = serde_json::to_string(&AuditedVisit::of(&visit)).unwrap();
+        let as_value = serde_json::json!({
+            "visited_at": visit.visited_at,
+            "officers": &visit.officers,
+            "findings": &visit.findings,
+            "rectification": &visit.rectification,
+            "warning": &visit.warning,
+            "photos": &visit.photos,
+        });
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&audited).unwrap(),
+            as_value
+        );
+        // Top-level members in name order, in the text itself (no nested member shares
+        // their names).
+        let places: Vec<Option<usize>> = [
+            "findings",
+            "officers",
+            "photos",
+            "rectification",
+            "visited_at",
+            "warning",
+        ]
+        .iter()
+        .map(|m| audited.find(&format!("\"{m}\":")))
+        .collect();
+        assert!(places.iter().all(Option::is_some), "{audited}");
+        assert!(places.windows(2).all(|w| w[0] < w[1]), "{audited}");
+    }
 
     /// Stored token and request hashes are compared as text: the encoding must not change.
     #[test]

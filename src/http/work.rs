@@ -203,7 +203,7 @@ async fn record_visit(
     auth: Auth,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     auth.app_require(&app, Action::Record)?;
     let visit: Visit = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
@@ -223,14 +223,17 @@ async fn record_visit(
     let (status, report) = app
         .record_visit_queued(
             &auth.caller,
-            &visit,
+            visit,
             key.as_deref().map(|k| (k, body.as_ref())),
         )
         .await?;
+    // The answer's JSON as written once for the audit entry and the idempotency record.
     Ok((
         StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
-        Json(report),
-    ))
+        [(header::CONTENT_TYPE, "application/json")],
+        report,
+    )
+        .into_response())
 }
 
 /// A recorded visit in full.

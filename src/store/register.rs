@@ -47,6 +47,29 @@ pub struct StoredClass {
     pub review_on: Option<NaiveDate>,
 }
 
+/// What recording a visit reads of its business.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusinessForVisit {
+    pub region_code: String,
+    pub unit_code: Option<String>,
+    pub class: Option<String>,
+    /// ISO date (`YYYY-MM-DD`), as stored.
+    pub class_review_on: Option<String>,
+}
+
+impl BusinessForVisit {
+    /// The stored class while it holds on `day`: before the stored review date, when the
+    /// class (and its reasons) read the same with no new record.
+    pub fn class_holding_on(&self, day: NaiveDate) -> Option<String> {
+        let holds = match &self.class_review_on {
+            None => true,
+            // ISO dates order as text.
+            Some(review) => review.as_str() > day.to_string().as_str(),
+        };
+        self.class.clone().filter(|_| holds)
+    }
+}
+
 /// A business, its records and its stored classification.
 #[derive(Debug, Clone)]
 pub struct BusinessRow {
@@ -432,15 +455,21 @@ impl Db<'_> {
         Ok(changed)
     }
 
-    /// A business's stored class while it holds on `day`: before the stored review date,
-    /// when the class (and its reasons) read the same with no new record.
-    pub fn class_holding_on(&self, id: &EntityId, day: NaiveDate) -> Result<Option<String>> {
+    /// What recording a visit reads of its business, in one read: its place and its stored
+    /// class with the day that class is next reviewed.
+    pub fn business_for_visit(&self, id: &EntityId) -> Result<Option<BusinessForVisit>> {
         Ok(self
             .row(
-                "SELECT class FROM businesses
-                 WHERE id = ?1 AND class IS NOT NULL AND (class_review_on IS NULL OR class_review_on > ?2)",
-                params![id.as_str(), day.to_string()],
-                |r| r.get(0),
+                "SELECT region_code, unit_code, class, class_review_on FROM businesses WHERE id = ?1",
+                [id.as_str()],
+                |r| {
+                    Ok(BusinessForVisit {
+                        region_code: r.get(0)?,
+                        unit_code: r.get(1)?,
+                        class: r.get(2)?,
+                        class_review_on: r.get(3)?,
+                    })
+                },
             )
             .optional()?)
     }

@@ -792,6 +792,23 @@ async fn a_visit_closes_its_tasks_reclassifies_schedules_the_follow_up_and_retri
     assert_eq!(again, first);
     assert_eq!(s.dump(), after_first);
     assert!(after_first.len() > before_count);
+    // A retry is answered as JSON, the first answer's text (kept as text, not rebuilt).
+    let json_post = |body: String, key: Option<&str>| {
+        let mut request = Request::builder()
+            .method("POST")
+            .uri("/api/inspections")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {}", s.tokens["officer"]));
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        s.send(request.body(Body::from(body)).unwrap())
+    };
+    let (status, headers, bytes) = json_post(body.clone(), Some("visit-1")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), first);
+    assert_eq!(s.dump(), after_first);
     // The key reused for another request is refused.
     let other = s.visit(&s.own, "2027-01-20T10:00:00").to_string();
     let (status, _) = s
@@ -816,15 +833,11 @@ async fn a_visit_closes_its_tasks_reclassifies_schedules_the_follow_up_and_retri
         .await;
     assert_eq!(stored["checklist"][0].as_array().unwrap().len(), 12);
     assert_eq!(stored["warning"], "issued");
-    let (status, late) = s
-        .call(
-            Some("officer"),
-            "POST",
-            "/api/inspections",
-            Some(s.visit(&s.own, "2027-01-17T15:00:00")),
-        )
-        .await;
+    let (status, headers, bytes) =
+        json_post(s.visit(&s.own, "2027-01-17T15:00:00").to_string(), None).await;
     assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(headers["content-type"], "application/json");
+    let late: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(late["same_day"], false);
 
     // The audit log has the visit with who and what.
