@@ -27,3 +27,28 @@ else:
 open(doc, "w").write(text)
 PY
 }
+
+# sign_in_officers WORK PORT: signs in the bench-serve officer accounts listed in
+# WORK/officers.json at the server on PORT, and writes their tokens with the businesses
+# of their grids as Lua tables for wrk (WORK/data.lua).
+sign_in_officers() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys, urllib.request
+work, port = sys.argv[1], sys.argv[2]
+officers = json.load(open(f"{work}/officers.json"))
+for o in officers:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/login",
+        data=json.dumps({"username": "u" + o["id"], "password": "bench password"}).encode(),
+        headers={"content-type": "application/json"})
+    o["token"] = json.load(urllib.request.urlopen(req))["token"]
+json.dump(officers, open(f"{work}/tokens.json", "w"))
+# Lua tables for wrk.
+with open(f"{work}/data.lua", "w") as f:
+    f.write("officers = {\n")
+    for o in officers:
+        f.write("  {id=%s, partner=%s, token=%s, businesses={%s}},\n" % (
+            json.dumps(o["id"]), json.dumps(o["partner"]), json.dumps(o["token"]),
+            ",".join(json.dumps(b) for b in o["businesses"])))
+    f.write("}\n")
+PY
+}
