@@ -84,8 +84,30 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
+/// A stored date. Dates are stored as `YYYY-MM-DD`, read here without chrono's general
+/// format parser (a business's whole record is read on every event and by the nightly job);
+/// any other form goes through it.
 fn parse_date(text: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| corrupt(format!("bad date '{text}'")))
+    let b = text.as_bytes();
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let canonical = match b {
+        [y @ .., b'-', m1, m2, b'-', d1, d2] if y.len() == 4 => {
+            match (number(y), number(&[*m1, *m2]), number(&[*d1, *d2])) {
+                (Some(y), Some(m), Some(d)) => Some(NaiveDate::from_ymd_opt(y as i32, m, d)),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    match canonical {
+        Some(date) => date,
+        None => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(),
+    }
+    .ok_or_else(|| corrupt(format!("bad date '{text}'")))
 }
 
 fn parse_opt_date(text: Option<String>) -> Result<Option<NaiveDate>> {
@@ -855,5 +877,53 @@ impl Db<'_> {
             )?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_date;
+    use chrono::NaiveDate;
+    use proptest::prelude::*;
+
+    /// What chrono's parser makes of a text, which the fast path must agree with.
+    fn chrono(text: &str) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+    }
+
+    proptest! {
+        /// Every date as stored reads back as itself.
+        #[test]
+        fn a_stored_date_reads_back(days in 0i64..3_000_000) {
+            let date = NaiveDate::from_ymd_opt(1, 1, 1).unwrap() + chrono::Duration::days(days);
+            prop_assert_eq!(parse_date(&date.to_string()).ok(), Some(date));
+        }
+
+        /// Any text of a date's shape, digits or not, reads as chrono reads it.
+        #[test]
+        fn a_date_shaped_text_reads_as_chrono_reads_it(text in "[0-9+ -]{0,5}-[0-9a ]{1,3}-[0-9 ]{1,3}") {
+            prop_assert_eq!(parse_date(&text).ok(), chrono(&text));
+        }
+    }
+
+    #[test]
+    fn impossible_and_odd_dates() {
+        for text in [
+            "2026-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-01-32",
+            "0000-01-01",
+            "",
+            "2026-1-5",
+            "02026-01-05",
+        ] {
+            assert_eq!(parse_date(text).ok(), chrono(text), "{text}");
+        }
+        assert_eq!(
+            parse_date("2024-02-29").ok(),
+            NaiveDate::from_ymd_opt(2024, 2, 29)
+        );
+        assert!(parse_date("2026-02-29").is_err());
     }
 }
