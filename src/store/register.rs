@@ -28,8 +28,13 @@ impl BusinessFilter {
         match self {
             BusinessFilter::All => ("1 = 1", None),
             BusinessFilter::Region(code) => ("region_code = ?1", Some(code.clone())),
+            // Never classified, or due for review: each from its own index (SQLite would
+            // read every business for the OR of the two), for the pass and for each of its
+            // reads of those businesses' records.
             BusinessFilter::ReviewDue(date) => (
-                "(class IS NULL OR class_review_on <= ?1)",
+                "id IN (SELECT id FROM businesses INDEXED BY businesses_review_on WHERE class_review_on <= ?1
+                        UNION ALL
+                        SELECT id FROM businesses INDEXED BY businesses_unclassified WHERE class IS NULL)",
                 Some(date.to_string()),
             ),
             BusinessFilter::One(id) => ("id = ?1", Some(id.as_str().to_owned())),
@@ -84,30 +89,14 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-/// A stored date. Dates are stored as `YYYY-MM-DD`, read here without chrono's general
-/// format parser (a business's whole record is read on every event and by the nightly job);
-/// any other form goes through it.
+/// A stored date. Dates are stored as `YYYY-MM-DD`, read here as an import reads them,
+/// without chrono's general format parser (a business's whole record is read on every
+/// event and by the nightly job); any other form goes through that parser.
 fn parse_date(text: &str) -> Result<NaiveDate> {
-    let b = text.as_bytes();
-    let number = |digits: &[u8]| {
-        digits.iter().try_fold(0u32, |n, d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
-    };
-    let canonical = match b {
-        [y @ .., b'-', m1, m2, b'-', d1, d2] if y.len() == 4 => {
-            match (number(y), number(&[*m1, *m2]), number(&[*d1, *d2])) {
-                (Some(y), Some(m), Some(d)) => Some(NaiveDate::from_ymd_opt(y as i32, m, d)),
-                _ => None,
-            }
-        }
-        _ => None,
-    };
-    match canonical {
-        Some(date) => date,
-        None => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(),
-    }
-    .ok_or_else(|| corrupt(format!("bad date '{text}'")))
+    crate::import::table::parse_date(text)
+        .ok()
+        .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .ok_or_else(|| corrupt(format!("bad date '{text}'")))
 }
 
 fn parse_opt_date(text: Option<String>) -> Result<Option<NaiveDate>> {
@@ -116,6 +105,49 @@ fn parse_opt_date(text: Option<String>) -> Result<Option<NaiveDate>> {
 
 fn parse_word<T: std::str::FromStr<Err = String>>(text: &str) -> Result<T> {
     text.parse().map_err(corrupt)
+}
+
+/// The statements [`Db::for_each_business_with`] reads a subset of businesses with: the
+/// businesses, then their violations, complaints, annual reports and inspections, each in
+/// business order.
+fn record_queries(filter: &BusinessFilter, inspections: InspectionRows) -> [String; 5] {
+    // Refusals come from their own (partial) index, a few entries where the business has
+    // any, rather than from every visit it ever had.
+    let (index, outcome) = match inspections {
+        InspectionRows::All => ("", String::new()),
+        InspectionRows::Refusals => (
+            "INDEXED BY inspections_refused",
+            format!("AND outcome = '{}'", Outcome::Refused.as_str()),
+        ),
+    };
+    let (clause, _) = filter.clause();
+    // The records of the same businesses: one by its id, or the subset's.
+    let of_subset = match filter {
+        BusinessFilter::One(_) => "entity_id = ?1".to_owned(),
+        _ => format!("entity_id IN (SELECT id FROM businesses WHERE {clause})"),
+    };
+    [
+        format!(
+            "SELECT id, region_code, name, industry, licence, lon, lat, address, registered_on, unit_code,
+                    class, class_reasons, class_changes_on, class_review_on
+             FROM businesses WHERE {clause} ORDER BY id"
+        ),
+        format!(
+            "SELECT entity_id, date, severity, suspended, revoked, note FROM violations
+             WHERE {of_subset} ORDER BY entity_id, date, id"
+        ),
+        format!(
+            "SELECT entity_id, date, channel, substantiated FROM complaints
+             WHERE {of_subset} ORDER BY entity_id, date, id"
+        ),
+        format!(
+            "SELECT entity_id, year, result FROM annual_reports WHERE {of_subset} ORDER BY entity_id, year"
+        ),
+        format!(
+            "SELECT entity_id, date, officer_id, kind, outcome FROM inspections {index}
+             WHERE {of_subset} {outcome} ORDER BY entity_id, date, id"
+        ),
+    ]
 }
 
 fn business_from_row(
@@ -291,45 +323,18 @@ impl Db<'_> {
         inspections: InspectionRows,
         mut each: impl FnMut(BusinessRow) -> Result<()>,
     ) -> Result<usize> {
-        // Refusals come from their own (partial) index, a few entries where the business has
-        // any, rather than from every visit it ever had.
-        let (index, outcome) = match inspections {
-            InspectionRows::All => ("", String::new()),
-            InspectionRows::Refusals => (
-                "INDEXED BY inspections_refused",
-                format!("AND outcome = '{}'", Outcome::Refused.as_str()),
-            ),
-        };
-        let (clause, param) = filter.clause();
+        let (_, param) = filter.clause();
         let params: Vec<&dyn rusqlite::ToSql> = match &param {
             Some(p) => vec![p as &dyn rusqlite::ToSql],
             None => vec![],
         };
-        // The records of the same businesses: one by its id, or the subset's.
-        let of_subset = match filter {
-            BusinessFilter::One(_) => "entity_id = ?1".to_owned(),
-            _ => format!("entity_id IN (SELECT id FROM businesses WHERE {clause})"),
-        };
-        let mut businesses = self.conn.prepare_cached(&format!(
-            "SELECT id, region_code, name, industry, licence, lon, lat, address, registered_on, unit_code,
-                    class, class_reasons, class_changes_on, class_review_on
-             FROM businesses WHERE {clause} ORDER BY id"
-        ))?;
-        let mut violations = self.conn.prepare_cached(&format!(
-            "SELECT entity_id, date, severity, suspended, revoked, note FROM violations
-             WHERE {of_subset} ORDER BY entity_id, date, id"
-        ))?;
-        let mut complaints = self.conn.prepare_cached(&format!(
-            "SELECT entity_id, date, channel, substantiated FROM complaints
-             WHERE {of_subset} ORDER BY entity_id, date, id"
-        ))?;
-        let mut reports = self.conn.prepare_cached(&format!(
-            "SELECT entity_id, year, result FROM annual_reports WHERE {of_subset} ORDER BY entity_id, year"
-        ))?;
-        let mut inspections = self.conn.prepare_cached(&format!(
-            "SELECT entity_id, date, officer_id, kind, outcome FROM inspections {index}
-             WHERE {of_subset} {outcome} ORDER BY entity_id, date, id"
-        ))?;
+        let [businesses, violations, complaints, reports, inspections] =
+            record_queries(filter, inspections);
+        let mut businesses = self.conn.prepare_cached(&businesses)?;
+        let mut violations = self.conn.prepare_cached(&violations)?;
+        let mut complaints = self.conn.prepare_cached(&complaints)?;
+        let mut reports = self.conn.prepare_cached(&reports)?;
+        let mut inspections = self.conn.prepare_cached(&inspections)?;
         let mut v_rows = violations.query(params.as_slice())?;
         let mut c_rows = complaints.query(params.as_slice())?;
         let mut r_rows = reports.query(params.as_slice())?;
@@ -882,9 +887,43 @@ impl Db<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_date;
+    use super::{BusinessFilter, InspectionRows, parse_date, record_queries};
     use chrono::NaiveDate;
     use proptest::prelude::*;
+
+    /// The nightly pass and an event's re-classification read their businesses and records
+    /// through indexes: no step of their statements reads every business (a partial index
+    /// of the never classified is read whole, and it holds only those).
+    #[test]
+    fn re_classification_reads_no_business_it_does_not_need() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("r.db")).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        for filter in [
+            BusinessFilter::ReviewDue(day),
+            BusinessFilter::One(
+                crate::domain::entity::EntityId::parse("91420115000910360R").unwrap(),
+            ),
+        ] {
+            for rows in [InspectionRows::Refusals, InspectionRows::All] {
+                for sql in record_queries(&filter, rows) {
+                    let plan: Vec<String> = store
+                        .conn
+                        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                        .unwrap()
+                        .query_map(["2026-12-01"], |r| r.get(3))
+                        .unwrap()
+                        .collect::<rusqlite::Result<_>>()
+                        .unwrap();
+                    assert!(
+                        !plan.iter().any(|step| step.starts_with("SCAN businesses")
+                            && step != "SCAN businesses USING INDEX businesses_unclassified"),
+                        "{sql}\n{plan:#?}"
+                    );
+                }
+            }
+        }
+    }
 
     /// What chrono's parser makes of a text, which the fast path must agree with.
     fn chrono(text: &str) -> Option<NaiveDate> {

@@ -349,3 +349,57 @@ fn the_first_nightly_run_under_a_changed_policy_reclassifies_everything() {
         Some(RiskClass::B)
     );
 }
+
+/// The nightly pass takes exactly the businesses never classified and those whose review
+/// date has come (each found through its own index), and no other.
+#[test]
+fn the_nightly_pass_takes_the_unclassified_and_the_due_and_no_other() {
+    let (t, _r) = setup("2026-06-15");
+    let raw = rusqlite::Connection::open(&t.app.db_path).unwrap();
+    // Of the region's four businesses: one left unclassified (as a row written by hand, or
+    // by an older build), one not due for review until much later, two due on 2026-06-30.
+    let ids: Vec<String> = raw
+        .prepare("SELECT id FROM businesses ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(ids.len(), 4);
+    raw.execute(
+        "UPDATE businesses SET class = NULL, class_reasons = NULL, class_changes_on = NULL,
+                class_review_on = NULL WHERE id = ?1",
+        [&ids[0]],
+    )
+    .unwrap();
+    raw.execute(
+        "UPDATE businesses SET class_review_on = '2099-01-01' WHERE id = ?1",
+        [&ids[1]],
+    )
+    .unwrap();
+    raw.execute(
+        "UPDATE businesses SET class_review_on = '2026-06-30' WHERE id IN (?1, ?2)",
+        [&ids[2], &ids[3]],
+    )
+    .unwrap();
+    let later = t.at("2026-06-30");
+    let report = later.nightly_reclassify(date("2026-06-30")).unwrap();
+    assert_eq!(report.examined, 3, "{report:?}");
+    let stored = |id: &str| -> (Option<String>, Option<String>) {
+        raw.query_row(
+            "SELECT class, class_review_on FROM businesses WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    assert!(
+        stored(&ids[0]).0.is_some(),
+        "the unclassified one is classified"
+    );
+    assert_eq!(
+        stored(&ids[1]).1.as_deref(),
+        Some("2099-01-01"),
+        "the one not due is not touched"
+    );
+}
