@@ -121,9 +121,12 @@ fn record_queries(filter: &BusinessFilter, inspections: InspectionRows) -> [Stri
         ),
     };
     let (clause, _) = filter.clause();
-    // The records of the same businesses: one by its id, or the subset's.
+    // The records of the same businesses: one by its id, all of them in one ordered scan
+    // (a subquery of every business would probe the records once per business), or the
+    // subset's.
     let of_subset = match filter {
         BusinessFilter::One(_) => "entity_id = ?1".to_owned(),
+        BusinessFilter::All => "1 = 1".to_owned(),
         _ => format!("entity_id IN (SELECT id FROM businesses WHERE {clause})"),
     };
     [
@@ -922,6 +925,24 @@ mod tests {
                     );
                 }
             }
+        }
+        // Every business: each kind of record in one scan, not probed once per business.
+        for sql in record_queries(&BusinessFilter::All, InspectionRows::Refusals)
+            .iter()
+            .skip(1)
+        {
+            let plan: Vec<String> = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert!(
+                !plan.iter().any(|step| step.contains("SUBQUERY")),
+                "{sql}\n{plan:#?}"
+            );
         }
     }
 
