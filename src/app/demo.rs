@@ -233,7 +233,7 @@ impl App {
                     role: UserRole::Officer,
                     officer_id: Some(officer),
                 };
-                match self.record_visit(&caller, &visit, None) {
+                match self.record_visit(&caller, visit, None) {
                     Ok(_) => report.visits += 1,
                     // A visit the service refuses (a region whose posts leave a task with
                     // someone no longer on its grid) is counted, not fatal to the demo.

@@ -410,10 +410,10 @@ impl App {
     pub fn record_visit(
         &self,
         caller: &Caller,
-        visit: &Visit,
+        visit: Visit,
         idempotency: Option<(&str, &[u8])>,
     ) -> Result<(u16, serde_json::Value), AppError> {
-        let prepared = self.prepare_visit(caller, visit.clone(), idempotency)?;
+        let prepared = self.prepare_visit(caller, visit, idempotency)?;
         let (status, body) = self
             .open_store()?
             .write_touching(|db| self.write_visit(&db, &prepared))?;

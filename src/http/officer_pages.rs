@@ -458,7 +458,7 @@ async fn record(
             extra_items: Vec::new(),
         };
         let body = serde_json::to_vec(&visit).unwrap_or_default();
-        app.record_visit(&caller, &visit, Some((&key, &body)))
+        app.record_visit(&caller, visit, Some((&key, &body)))
     })
     .await?;
     let _ = status;

@@ -2398,7 +2398,7 @@ async fn the_kept_due_list_follows_every_write_that_changes_it() {
     let caller = outside.caller(&s.tokens["officer"]).unwrap();
     let visit: gridpatrol::domain::inspection::Visit =
         serde_json::from_value(s.visit(&elsewhere, "2027-01-20T10:30:00")).unwrap();
-    outside.record_visit(&caller, &visit, None).unwrap();
+    outside.record_visit(&caller, visit, None).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let (status, _, body) = get(Some(second_tag.clone())).await;
     assert_eq!(
@@ -2588,7 +2588,7 @@ async fn a_visit_confirms_a_stored_class_only_under_its_policy_and_before_its_re
         .expect("a business of G01 the stricter policy classes otherwise");
     let eid = gridpatrol::domain::entity::EntityId::parse(strict).unwrap();
     let (_, report) = stricter
-        .record_visit(&caller, &visit(strict, "2027-01-20T09:00:00"), None)
+        .record_visit(&caller, visit(strict, "2027-01-20T09:00:00"), None)
         .unwrap();
     let expected = stricter.entity(&eid).unwrap().live.class;
     assert_eq!(report["class"], expected.as_str(), "{report}");
@@ -2602,7 +2602,7 @@ async fn a_visit_confirms_a_stored_class_only_under_its_policy_and_before_its_re
         .expect("a business of G01 with a review date");
     let later = s.t.at(&review);
     let (_, report) = later
-        .record_visit(&caller, &visit(&id, &format!("{review}T09:00:00")), None)
+        .record_visit(&caller, visit(&id, &format!("{review}T09:00:00")), None)
         .unwrap();
     let eid = gridpatrol::domain::entity::EntityId::parse(&id).unwrap();
     assert_eq!(
@@ -2635,7 +2635,7 @@ async fn a_visit_confirms_a_stored_class_only_under_its_policy_and_before_its_re
     let written = history(quiet);
     let (_, report) =
         s.t.app
-            .record_visit(&caller, &visit(quiet, "2027-01-20T10:00:00"), None)
+            .record_visit(&caller, visit(quiet, "2027-01-20T10:00:00"), None)
             .unwrap();
     assert_eq!(report["class"].as_str(), before.0.as_deref());
     assert_eq!(stored(quiet), before);
