@@ -9,7 +9,7 @@ use divan::counter::ItemsCount;
 use gridpatrol::domain::entity::{Business, Records};
 use gridpatrol::domain::policy::Policy;
 use gridpatrol::domain::risk::{class_only, classify};
-use gridpatrol::generate::register::{Options, generate};
+use gridpatrol::generate::businesses::{Options, generate};
 use gridpatrol::import::{UNITS, read_region, read_units_file};
 use gridpatrol::spatial::crs::Crs;
 

@@ -551,7 +551,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let units =
                 crate::import::read_units_file(&region.join(crate::import::UNITS), Crs::Wgs84)?;
-            let options = crate::generate::register::Options {
+            let options = crate::generate::businesses::Options {
                 businesses,
                 seed,
                 as_of: as_of.unwrap_or_else(|| app.clock.today()),
@@ -562,7 +562,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 units.len(),
                 options.as_of
             );
-            for (file, rows) in crate::generate::register::generate(&units, &region, &options)? {
+            for (file, rows) in crate::generate::businesses::generate(&units, &region, &options)? {
                 println!("{file}: {rows} rows");
             }
             Ok(())

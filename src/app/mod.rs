@@ -1,6 +1,7 @@
 //! Use cases: each joins the store and the domain, reads the clock once, and runs in one
 //! transaction so that it happens whole or not at all.
 
+mod businesses;
 pub mod clock;
 pub mod demo;
 mod grids;
@@ -8,7 +9,6 @@ pub mod plan;
 pub mod pool;
 pub mod posts;
 pub mod public;
-mod register;
 pub mod report;
 pub mod schedule;
 pub mod service;
@@ -21,12 +21,12 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use serde::Serialize;
 
+pub use businesses::{EntityDetail, Event, ReclassifyReport, policy_fingerprint};
 pub use clock::Clock;
 pub use grids::{
     GridSummary, RegionGraph, grid_summaries, grids_geojson, read_plan, region_graph,
     write_grids_geojson,
 };
-pub use register::{EntityDetail, Event, ReclassifyReport, policy_fingerprint};
 
 use crate::domain::policy::Policy;
 use crate::import::{ImportError, read_region};
@@ -163,7 +163,7 @@ impl App {
         let code = region.jurisdiction.code.clone();
         let (classes, class_changes) = store.write(|db| -> Result<_, AppError> {
             db.write_region(&region, &unit_of, crs, &at)?;
-            let report = register::reclassify_in(&db, &self.policy, &BusinessFilter::Region(code.clone()), as_of, "import", &at)?;
+            let report = businesses::reclassify_in(&db, &self.policy, &BusinessFilter::Region(code.clone()), as_of, "import", &at)?;
             db.audit(
                 &at,
                 actor,

@@ -9,8 +9,8 @@ use rand::RngExt;
 use serde::Serialize;
 use sha2::Digest;
 
+use super::businesses::reclassify_in;
 use super::pool::Touched;
-use super::register::reclassify_in;
 use super::views::OfficerFacts;
 use super::{App, AppError};
 use crate::domain::access::{Action, UserRole, allowed, grid_scoped};

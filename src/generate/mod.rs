@@ -2,7 +2,7 @@
 //! names inside a real outline, and a register of businesses with realistic industry mix,
 //! spatial clustering and history rates, up to millions of businesses for benchmarks.
 
-pub mod register;
+pub mod businesses;
 pub mod voronoi;
 
 use std::path::Path;

@@ -2,7 +2,10 @@
 //! Every API route is declared once with its OpenAPI description (utoipa), so the document
 //! at `/openapi.json` cannot leave a route out.
 
+mod audit;
 mod auth;
+mod businesses;
+mod campaigns;
 mod error;
 mod grids;
 mod head_pages;
@@ -10,8 +13,9 @@ mod i18n;
 mod manager_pages;
 mod officer_pages;
 mod pages;
-mod register;
-mod work;
+mod reports;
+mod tasks;
+mod visits;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -113,10 +117,14 @@ pub fn api(limits: &Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(healthz))
         .routes(routes!(summary))
         .merge(auth::router())
-        .merge(register::router())
+        .merge(businesses::router())
         .merge(grids::router())
-        .merge(work::router())
-        .merge(work::photo_router().layer(DefaultBodyLimit::max(limits.photo_bytes)))
+        .merge(tasks::router())
+        .merge(visits::router())
+        .merge(campaigns::router())
+        .merge(audit::router())
+        .merge(reports::router())
+        .merge(visits::photo_router().layer(DefaultBodyLimit::max(limits.photo_bytes)))
         .split_for_parts()
 }
 

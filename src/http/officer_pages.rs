@@ -380,7 +380,7 @@ async fn record(
     {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "photo" {
-            photos.extend(super::work::read_photo(field).await?);
+            photos.extend(super::visits::read_photo(field).await?);
         } else {
             let text = field
                 .text()

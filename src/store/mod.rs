@@ -2,11 +2,11 @@
 //! PRAGMAs, migrates the schema, and offers typed reads and writes in transactions.
 
 mod accounts;
+mod businesses;
 mod grids;
 pub mod migrations;
 mod posts;
 mod region;
-mod register;
 mod report;
 mod schedule;
 mod tasks;
@@ -17,12 +17,12 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension};
 
 pub use accounts::{StoredResponse, UserRow};
-pub use grids::{GridRow, PlanRow};
-pub use migrations::{MIGRATIONS, Migration};
-pub use register::{
+pub use businesses::{
     BusinessFilter, BusinessForVisit, BusinessLine, BusinessRow, BusinessSearch, EntityView,
     HistoryRow, InspectionRows, OverrideRow, StoredClass, Summary,
 };
+pub use grids::{GridRow, PlanRow};
+pub use migrations::{MIGRATIONS, Migration};
 pub use report::{Clears, ReportFacts, TaskLine};
 pub use schedule::{AreaRow, Escalation, GridStats, OpenTask, OpenTaskCursor, PeriodStats};
 pub use tasks::{NewTask, TaskRow};

@@ -396,7 +396,7 @@ fn the_echarts_districts_are_rejected_at_the_first_invalid_feature() {
 
 #[test]
 fn the_store_gives_back_every_business_with_exactly_its_own_records() {
-    use gridpatrol::generate::register::{Options, generate};
+    use gridpatrol::generate::businesses::{Options, generate};
     use gridpatrol::import::{UNITS, read_region, read_units_file};
     let t = TestApp::new("2026-06-15");
     let region = TinyRegion::new();

@@ -138,7 +138,7 @@ impl TinyRegion {
         as_of: &str,
         officers: Option<usize>,
     ) -> Self {
-        use gridpatrol::generate::register::{Options, generate};
+        use gridpatrol::generate::businesses::{Options, generate};
         use gridpatrol::import::{UNITS, read_units_file};
         let units = read_units_file(
             &self.path().join(UNITS),
