@@ -1,6 +1,7 @@
 //! Use cases: each joins the store and the domain, reads the clock once, and runs in one
 //! transaction so that it happens whole or not at all.
 
+pub mod access;
 mod businesses;
 pub mod clock;
 pub mod demo;
