@@ -373,7 +373,7 @@ fn load_policy(path: Option<&Path>) -> Result<Policy> {
 pub fn run(cli: Cli) -> Result<()> {
     let policy = load_policy(cli.policy.as_deref())?;
     let explicit_db = cli.db.is_some();
-    let mut app = App::new(
+    let app = App::new(
         cli.db
             .clone()
             .unwrap_or_else(|| PathBuf::from("gridpatrol.db")),
@@ -434,13 +434,11 @@ pub fn run(cli: Cli) -> Result<()> {
             if let Some(cron) = nightly_cron {
                 config.jobs.nightly_reclassify = cron;
             }
-            if let (false, Some(db)) = (explicit_db, &config.db) {
-                app.db_path.clone_from(db);
-            }
-            app.data_dir.clone_from(&config.data_dir);
-            app.token_hours = config.auth.token_hours;
-            app.views =
-                crate::app::views::Views::new(config.limits.due_cache_mb.saturating_mul(1 << 20));
+            let db_path = match (explicit_db, &config.db) {
+                (false, Some(db)) => db.clone(),
+                _ => app.db_path,
+            };
+            let app = App::with_settings(db_path, app.policy, app.clock, config.app_settings());
             app.open_store()?;
             // Open the writing connection now rather than on the first request's thread.
             app.connections.generation(&app.db_path, "");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::JobSchedules;
+use crate::app::Settings;
 
 /// Everything `gridpatrol serve` needs beyond the policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +51,36 @@ pub struct Auth {
     pub token_hours: u32,
 }
 
+/// The cron expression of each scheduled job (`[jobs]`; the scheduler in `jobs` parses
+/// them).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobSchedules {
+    pub nightly_reclassify: String,
+    pub nightly_replan: String,
+    pub overdue_escalation: String,
+    pub dekad_snapshot: String,
+    pub monthly_snapshot: String,
+}
+
+/// The default schedule of the nightly re-classification: 02:00 every day.
+pub const DEFAULT_NIGHTLY_CRON: &str = "0 0 2 * * *";
+
+impl Default for JobSchedules {
+    fn default() -> Self {
+        JobSchedules {
+            nightly_reclassify: DEFAULT_NIGHTLY_CRON.to_owned(),
+            // After the re-classification, so the plan follows tonight's classes.
+            nightly_replan: "0 30 2 * * *".to_owned(),
+            // Before the working day starts.
+            overdue_escalation: "0 0 7 * * *".to_owned(),
+            // Just after each 旬 ends: on the 1st, 11th and 21st.
+            dekad_snapshot: "0 0 1 1,11,21 * *".to_owned(),
+            monthly_snapshot: "0 15 1 1 * *".to_owned(),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -71,14 +101,16 @@ impl Default for Limits {
             photo_bytes: 10 << 20,
             request_timeout_secs: 30,
             db_workers: 8 * std::thread::available_parallelism().map_or(2, usize::from),
-            due_cache_mb: 64,
+            due_cache_mb: Settings::default().due_cache_mb,
         }
     }
 }
 
 impl Default for Auth {
     fn default() -> Self {
-        Auth { token_hours: 12 }
+        Auth {
+            token_hours: Settings::default().token_hours,
+        }
     }
 }
 
@@ -116,6 +148,17 @@ impl Config {
         table
             .try_into::<Config>()
             .map_err(|e| format!("configuration: {e}"))
+    }
+}
+
+impl Config {
+    /// What the configuration decides for the app.
+    pub fn app_settings(&self) -> Settings {
+        Settings {
+            data_dir: self.data_dir.clone(),
+            token_hours: self.auth.token_hours,
+            due_cache_mb: self.limits.due_cache_mb,
+        }
     }
 }
 

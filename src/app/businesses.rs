@@ -176,7 +176,7 @@ impl App {
             return Ok(known);
         }
         let last = db
-            .last_job_summary(crate::jobs::NIGHTLY_RECLASSIFY)?
+            .last_job_summary(crate::store::job_names::NIGHTLY_RECLASSIFY)?
             .and_then(|s| s["policy_fingerprint"].as_str().map(str::to_owned));
         let known = last.as_deref() == Some(policy_fingerprint(&self.policy).as_str());
         self.views.keep_classes_under_policy(global, known);

@@ -7,7 +7,6 @@ pub mod clock;
 pub mod demo;
 mod grids;
 pub mod plan;
-pub mod pool;
 pub mod posts;
 pub mod public;
 pub mod report;
@@ -33,7 +32,7 @@ use crate::domain::policy::Policy;
 use crate::import::{ImportError, read_region};
 use crate::spatial::crs::Crs;
 use crate::spatial::locate::UnitLocator;
-use crate::store::{BusinessFilter, StoreError};
+use crate::store::{BusinessFilter, Database, PooledStore, StoreError};
 
 /// Errors of use cases; the HTTP layer maps them to status codes.
 #[derive(Debug, thiserror::Error)]
@@ -69,27 +68,56 @@ pub struct App {
     pub data_dir: Option<PathBuf>,
     /// How long a login lasts.
     pub token_hours: u32,
-    /// Open connections, shared by the app's clones.
-    pub connections: pool::Connections,
+    /// The database the app's data is in (any store behind [`Database`]'s contract),
+    /// shared by the app's clones.
+    pub connections: Database,
     /// Sessions and due lists kept in memory, shared by the app's clones.
     pub views: views::Views,
+}
+
+/// The app's settings that a deployment may change. The defaults are the service's: the
+/// service configuration (`config`) starts from them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Where photos are kept (`None`: `<db>.data` beside the database).
+    pub data_dir: Option<PathBuf>,
+    /// A login token is valid this many hours.
+    pub token_hours: u32,
+    /// Memory for officers' due lists kept between requests (MiB); 0 keeps none.
+    pub due_cache_mb: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: None,
+            token_hours: 12,
+            due_cache_mb: 64,
+        }
+    }
 }
 
 impl App {
     /// An app on a database with the default settings of the service.
     pub fn new(db_path: PathBuf, policy: Policy, clock: Clock) -> Self {
+        App::with_settings(db_path, policy, clock, Settings::default())
+    }
+
+    /// An app on a database with the given settings.
+    pub fn with_settings(
+        db_path: PathBuf,
+        policy: Policy,
+        clock: Clock,
+        settings: Settings,
+    ) -> Self {
         App {
             db_path,
             policy,
             clock,
-            data_dir: None,
-            token_hours: crate::config::Auth::default().token_hours,
-            connections: pool::Connections::default(),
-            views: views::Views::new(
-                crate::config::Limits::default()
-                    .due_cache_mb
-                    .saturating_mul(1 << 20),
-            ),
+            data_dir: settings.data_dir,
+            token_hours: settings.token_hours,
+            connections: Database::default(),
+            views: views::Views::new(settings.due_cache_mb.saturating_mul(1 << 20)),
         }
     }
 }
@@ -112,9 +140,9 @@ pub struct ImportReport {
 }
 
 impl App {
-    /// A connection to the app's database, from the pool.
-    pub fn open_store(&self) -> Result<pool::PooledStore<'_>, AppError> {
-        Ok(self.connections.get(&self.db_path)?)
+    /// A connection to the app's database.
+    pub fn open_store(&self) -> Result<PooledStore<'_>, AppError> {
+        Ok(self.connections.open(&self.db_path)?)
     }
 
     /// Imports a region directory: reads and checks every file, locates every business, and

@@ -11,12 +11,12 @@ use sha2::Digest;
 
 pub use super::access::Caller;
 use super::businesses::reclassify_in;
-use super::pool::Touched;
 use super::{App, AppError};
 use crate::domain::access::{Action, UserRole};
 use crate::domain::campaign::Campaign;
 use crate::domain::entity::{EntityId, Officer, Outcome, Violation};
 use crate::domain::inspection::{Rectification, Visit, check_visit};
+use crate::store::Touched;
 use crate::store::{BusinessFilter, Db, ExtraLink, NewVisit, StoredResponse, UserRow};
 
 /// A visit checked as far as it can be without the database, with what it writes already
@@ -316,7 +316,7 @@ impl App {
         Ok((status, serde_json::from_str(&body).unwrap_or_default()))
     }
 
-    /// [`App::record_visit`] queued to the writing thread (see [`super::pool`]): the same
+    /// [`App::record_visit`] queued to the writing thread (see [`crate::store::Database`]): the same
     /// checks and the same transaction, with no thread waiting for it. Answers the status
     /// and the JSON text of the answer's body.
     pub async fn record_visit_queued(

@@ -1,7 +1,7 @@
 //! Views kept in memory between requests: signed-in callers by token, what the checks of a
 //! request need to know of an officer (roster entry, the units of their grids), and
 //! officers' due lists as the JSON they are sent as. Each is kept with the generations it was computed
-//! under (see [`super::pool`]) and used only while they are unchanged, so a view is never
+//! under (see [`crate::store::Database`]) and used only while they are unchanged, so a view is never
 //! older than the last write that could change it: a recorded visit makes the lists of the
 //! officers it concerns stale, any other write every view.
 
@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use chrono::NaiveDate;
 use sha2::Digest;
 
-use super::pool::Generation;
 use super::service::Caller;
+use crate::store::Generation;
 
 /// Which due list: officer, first day, days, route start (as bits, so it can be hashed).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

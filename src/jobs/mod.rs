@@ -7,15 +7,13 @@ use std::sync::Arc;
 
 use chrono::{Local, NaiveDateTime, TimeZone};
 use cron::Schedule;
-use serde::Deserialize;
 
 use crate::app::schedule::{dekad_of, month_of};
 use crate::app::{App, AppError, ReclassifyReport};
 
-pub const NIGHTLY_RECLASSIFY: &str = "nightly-reclassify";
-
-/// The default schedule of the nightly re-classification: 02:00 every day.
-pub const DEFAULT_NIGHTLY_CRON: &str = "0 0 2 * * *";
+pub use crate::config::JobSchedules;
+use crate::store::job_names;
+pub use crate::store::job_names::NIGHTLY_RECLASSIFY;
 
 /// The scheduled jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,10 +43,10 @@ impl Job {
     pub fn name(self) -> &'static str {
         match self {
             Job::Reclassify => NIGHTLY_RECLASSIFY,
-            Job::Replan => "nightly-replan",
-            Job::Escalate => "overdue-escalation",
-            Job::DekadSnapshot => "dekad-snapshot",
-            Job::MonthlySnapshot => "monthly-snapshot",
+            Job::Replan => job_names::NIGHTLY_REPLAN,
+            Job::Escalate => job_names::OVERDUE_ESCALATION,
+            Job::DekadSnapshot => job_names::DEKAD_SNAPSHOT,
+            Job::MonthlySnapshot => job_names::MONTHLY_SNAPSHOT,
         }
     }
 
@@ -99,32 +97,7 @@ impl Job {
     }
 }
 
-/// The cron expression of each job (`[jobs]` in the service configuration).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct JobSchedules {
-    pub nightly_reclassify: String,
-    pub nightly_replan: String,
-    pub overdue_escalation: String,
-    pub dekad_snapshot: String,
-    pub monthly_snapshot: String,
-}
-
-impl Default for JobSchedules {
-    fn default() -> Self {
-        JobSchedules {
-            nightly_reclassify: DEFAULT_NIGHTLY_CRON.to_owned(),
-            // After the re-classification, so the plan follows tonight's classes.
-            nightly_replan: "0 30 2 * * *".to_owned(),
-            // Before the working day starts.
-            overdue_escalation: "0 0 7 * * *".to_owned(),
-            // Just after each 旬 ends: on the 1st, 11th and 21st.
-            dekad_snapshot: "0 0 1 1,11,21 * *".to_owned(),
-            monthly_snapshot: "0 15 1 1 * *".to_owned(),
-        }
-    }
-}
-
+/// The schedules' type is the configuration's; parsing them into jobs is the scheduler's.
 impl JobSchedules {
     /// Every job with its parsed schedule; a bad expression is named with its job.
     pub fn parse(&self) -> Result<Vec<(Job, Schedule)>, String> {

@@ -1,16 +1,22 @@
 //! The SQLite store: the only module that speaks SQL. Opens connections with the right
-//! PRAGMAs, migrates the schema, and offers typed reads and writes in transactions.
+//! PRAGMAs, migrates the schema, and offers typed reads and writes in transactions; owns its
+//! plumbing (the pool, the writing connection with group commit, the syncer and the
+//! checkpointer) behind [`Database`], the interface the application layer uses.
 
 mod accounts;
 mod businesses;
+mod checkpointer;
+mod database;
 mod grids;
 pub mod migrations;
 mod posts;
 mod region;
 mod report;
 mod schedule;
+mod syncer;
 mod tasks;
 mod visits;
+mod writer;
 
 use std::path::Path;
 
@@ -21,12 +27,23 @@ pub use businesses::{
     BusinessFilter, BusinessForVisit, BusinessLine, BusinessRow, BusinessSearch, EntityView,
     HistoryRow, InspectionRows, OverrideRow, StoredClass, Summary,
 };
+pub use database::{Database, Generation, PooledStore, Touched};
 pub use grids::{GridRow, PlanRow};
 pub use migrations::{MIGRATIONS, Migration};
 pub use report::{Clears, ReportFacts, TaskLine};
 pub use schedule::{AreaRow, Escalation, GridStats, OpenTask, OpenTaskCursor, PeriodStats};
 pub use tasks::{NewTask, TaskRow};
 pub use visits::{AuditRow, CampaignRow, ExtraLink, NewVisit, PlacedBusiness, Satisfied};
+
+/// The names scheduled runs are recorded under in `job_runs`: the scheduler (`jobs`)
+/// records them, and the app reads the last nightly re-classification's summary.
+pub mod job_names {
+    pub const NIGHTLY_RECLASSIFY: &str = "nightly-reclassify";
+    pub const NIGHTLY_REPLAN: &str = "nightly-replan";
+    pub const OVERDUE_ESCALATION: &str = "overdue-escalation";
+    pub const DEKAD_SNAPSHOT: &str = "dekad-snapshot";
+    pub const MONTHLY_SNAPSHOT: &str = "monthly-snapshot";
+}
 
 /// Store errors; the HTTP layer maps them to status codes.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +69,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// A database's write-ahead log, opened on its own to be synced (see
 /// [`Store::defer_commit_sync`]).
 #[derive(Debug)]
-pub struct WalFile {
+struct WalFile {
     path: std::path::PathBuf,
     file: Option<std::fs::File>,
 }
@@ -62,7 +79,7 @@ impl WalFile {
     /// keeps one WAL file while a connection is open; should the file at the path not be
     /// the one held (the last connection closed and another made it anew), it is opened
     /// again first.
-    pub fn sync(&mut self) -> std::io::Result<()> {
+    fn sync(&mut self) -> std::io::Result<()> {
         let current = std::fs::metadata(&self.path)?;
         let held = match self.file.take() {
             Some(file) if same_file(&file.metadata()?, &current) => file,
@@ -128,7 +145,8 @@ impl Store {
 
     /// The database file alone, read-only and without its WAL: what checkpoints have
     /// copied into it (to check the checkpointer). Not migrated or configured.
-    pub fn open_file_only(path: &Path) -> Result<Self> {
+    #[cfg(test)]
+    fn open_file_only(path: &Path) -> Result<Self> {
         let conn = Connection::open_with_flags(
             format!("file:{}?immutable=1", path.display()),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
@@ -267,31 +285,31 @@ impl Store {
     }
 
     /// Opens a write transaction on this connection, taking SQLite's write lock now.
-    pub fn begin_immediate(&self) -> Result<()> {
+    fn begin_immediate(&self) -> Result<()> {
         self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         Ok(())
     }
 
     /// Commits the open transaction.
-    pub fn commit(&self) -> Result<()> {
+    fn commit(&self) -> Result<()> {
         self.conn.prepare_cached("COMMIT")?.execute([])?;
         Ok(())
     }
 
     /// Rolls the open transaction back.
-    pub fn rollback(&self) -> Result<()> {
+    fn rollback(&self) -> Result<()> {
         Ok(self.conn.execute_batch("ROLLBACK")?)
     }
 
     /// No transaction is open (SQLite rolls one back by itself after some errors).
-    pub fn autocommit(&self) -> bool {
+    fn autocommit(&self) -> bool {
         self.conn.is_autocommit()
     }
 
     /// Runs `work` in a savepoint of the open transaction: released when it returns `Ok`,
     /// rolled back to when it returns `Err` or panics (the panic is handed back, not
     /// resumed, so the caller can settle the transaction first).
-    pub fn in_savepoint<T, E: From<StoreError>>(
+    fn in_savepoint<T, E: From<StoreError>>(
         &mut self,
         work: impl FnOnce(Db<'_>) -> std::result::Result<T, E>,
     ) -> std::thread::Result<std::result::Result<T, E>> {
@@ -324,7 +342,7 @@ impl Store {
     }
 
     /// `PRAGMA data_version`: changes when another connection commits.
-    pub fn data_version(&self) -> Result<i64> {
+    fn data_version(&self) -> Result<i64> {
         Ok(self
             .conn
             .prepare_cached("PRAGMA data_version")?
@@ -333,7 +351,7 @@ impl Store {
 
     /// Lets this connection's commits copy the WAL back into the database (SQLite's
     /// automatic checkpoint) only once it holds `pages` pages.
-    pub fn set_autocheckpoint(&self, pages: u32) -> Result<()> {
+    fn set_autocheckpoint(&self, pages: u32) -> Result<()> {
         Ok(self
             .conn
             .execute_batch(&format!("PRAGMA wal_autocheckpoint = {pages}"))?)
@@ -342,7 +360,7 @@ impl Store {
     /// Copies what the WAL holds back into the database, as far as no reader still needs
     /// it, without waiting for or blocking anyone (a passive checkpoint). Returns the pages
     /// in the WAL and those copied so far.
-    pub fn checkpoint(&self) -> Result<(i64, i64)> {
+    fn checkpoint(&self) -> Result<(i64, i64)> {
         Ok(self
             .conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
@@ -356,7 +374,7 @@ impl Store {
     /// write committed here must first [`WalFile::sync`] the file this returns, which makes
     /// every commit before the call durable: together, `synchronous = FULL` with the sync
     /// taken off the writing connection's path.
-    pub fn defer_commit_sync(&self) -> Result<WalFile> {
+    fn defer_commit_sync(&self) -> Result<WalFile> {
         let db = match self.conn.path() {
             Some(db) if !db.is_empty() => db.to_owned(),
             _ => {
@@ -373,7 +391,7 @@ impl Store {
     }
 
     /// Sets this connection's page cache to `kib` KiB.
-    pub fn set_cache_kib(&self, kib: i64) -> Result<()> {
+    fn set_cache_kib(&self, kib: i64) -> Result<()> {
         Ok(self
             .conn
             .execute_batch(&format!("PRAGMA cache_size = -{kib}"))?)
