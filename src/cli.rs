@@ -976,13 +976,8 @@ fn demo(
     if !explicit_db {
         app.db_path = PathBuf::from("gridpatrol-demo.db");
     }
-    for suffix in ["", "-wal", "-shm"] {
-        let path = PathBuf::from(format!("{}{suffix}", app.db_path.display()));
-        if path.exists() {
-            std::fs::remove_file(&path)
-                .with_context(|| format!("removing the old demo database {}", path.display()))?;
-        }
-    }
+    crate::store::remove_database(&app.db_path)
+        .with_context(|| format!("removing the old demo database {}", app.db_path.display()))?;
     eprintln!(
         "demo: building a fresh database {} from {}",
         app.db_path.display(),

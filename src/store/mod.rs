@@ -102,6 +102,20 @@ fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
     false // open it again each time
 }
 
+/// Removes the database at `path` and the files SQLite keeps beside it (its WAL and
+/// shared-memory index); a file that is not there is no error. Only while no connection
+/// to it is open.
+pub fn remove_database(path: &Path) -> std::io::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// A connection to a gridpatrol database.
 #[derive(Debug)]
 pub struct Store {
