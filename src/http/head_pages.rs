@@ -2,16 +2,15 @@
 //! grids with their posts, moving a unit between grids (contiguity and balance re-checked by
 //! the same use case as the API), and approving the plan.
 
-use std::fmt::Write as _;
-
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::auth::Auth;
-use super::i18n::{Lang, escape, t};
+use super::i18n::{Lang, t};
 use super::pages::{Shape, document, draw, plan_grids, url_escape};
 use super::{ApiError, AppState, blocking};
 use crate::domain::access::Action;
@@ -77,89 +76,149 @@ pub async fn plan_page(
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
-    let features = plan["features"].as_array().cloned().unwrap_or_default();
-    let loads: Vec<f64> = features
-        .iter()
-        .map(|f| f["properties"]["workload"].as_f64().unwrap_or(0.0))
-        .collect();
-    let mean = loads.iter().sum::<f64>() / loads.len().max(1) as f64;
-    let deviation = |w: f64| if mean > 0.0 { w / mean - 1.0 } else { 0.0 };
-    let grids = plan_grids(&plan);
+    let editable = status == "draft" && crate::domain::access::allowed(head, Action::ManageGrids);
+    let page = PlanPage {
+        region: &region,
+        version,
+        status: &status,
+        lang,
+    };
+    document(
+        lang,
+        t(lang, "plan_page"),
+        page.body(&plan, &q, editable),
+        "70rem",
+    )
+    .into_response()
+}
+
+/// What the plan page is about: the plan, its state, the page's language.
+struct PlanPage<'a> {
+    region: &'a str,
+    version: i64,
+    status: &'a str,
+    lang: Lang,
+}
+
+/// Each grid's workload and how far it lies from the mean.
+struct Workloads {
+    loads: Vec<f64>,
+    mean: f64,
+}
+
+impl Workloads {
+    fn of(features: &[serde_json::Value]) -> Self {
+        let loads: Vec<f64> = features
+            .iter()
+            .map(|f| f["properties"]["workload"].as_f64().unwrap_or(0.0))
+            .collect();
+        let mean = loads.iter().sum::<f64>() / loads.len().max(1) as f64;
+        Workloads { loads, mean }
+    }
+
+    /// Above (+) or below (−) the mean, as a fraction of it.
+    fn deviation(&self, w: f64) -> f64 {
+        if self.mean > 0.0 {
+            w / self.mean - 1.0
+        } else {
+            0.0
+        }
+    }
+}
+
+impl PlanPage<'_> {
+    /// The heading, the answer to the last move or approval, the map, the table and (for a
+    /// draft the caller may change) the forms.
+    fn body(&self, plan: &serde_json::Value, q: &PlanQuery, editable: bool) -> Markup {
+        let lang = self.lang;
+        let features = plan["features"].as_array().cloned().unwrap_or_default();
+        let loads = Workloads::of(&features);
+        html! {
+            h1 { (t(lang, "plan_page")) " " (self.version) " · " (self.region) }
+            p { (t(lang, "status")) ": " (t(lang, self.status)) }
+            @if let Some(done) = &q.done {
+                p role="status" { (done) }
+            }
+            @if let Some(error) = &q.error {
+                p role="alert" class="late" { (t(lang, "refused")) ": " (error) }
+            }
+            (deviation_map(plan, &loads))
+            (self.grid_table(&features, &loads))
+            @if editable {
+                (self.forms())
+            }
+        }
+    }
+
+    /// Each grid's workload, deviation, posts and units.
+    fn grid_table(&self, features: &[serde_json::Value], loads: &Workloads) -> Markup {
+        let lang = self.lang;
+        html! {
+            table {
+                thead { tr {
+                    @for key in ["grid", "workload", "deviation", "officer", "partners", "units"] {
+                        th { (t(lang, key)) }
+                    }
+                } }
+                tbody {
+                    @for (f, &w) in features.iter().zip(&loads.loads) {
+                        @let p = &f["properties"];
+                        @let code = p["code"].as_str().unwrap_or_default();
+                        tr data-grid=(code) {
+                            td { (code) }
+                            td { (format_args!("{w:.0}")) }
+                            td { (format_args!("{:+.1}%", loads.deviation(w) * 100.0)) }
+                            td { (p["a_post"].as_str().unwrap_or("—")) }
+                            td { (strings(&p["b_posts"]).join(", ")) }
+                            td { (strings(&p["units"]).join(" ")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moving a unit to another grid, and approving the plan.
+    fn forms(&self) -> Markup {
+        let lang = self.lang;
+        let l = if lang == Lang::En { "en" } else { "zh" };
+        let action = |what: &str| {
+            format!(
+                "/head/plan/{}/{}/{what}?lang={l}",
+                self.region, self.version
+            )
+        };
+        html! {
+            h2 { (t(lang, "move_unit")) }
+            form method="post" action=(action("move")) {
+                label { (t(lang, "unit")) " " input name="unit" required; } " "
+                label { (t(lang, "to_grid")) " " input name="to_grid" required; }
+                label { input type="checkbox" name="accept_imbalance" value="true"; " " (t(lang, "accept_imbalance")) } " "
+                button { (t(lang, "move")) }
+            }
+            form method="post" action=(action("approve")) {
+                button { (t(lang, "approve")) }
+            }
+        }
+    }
+}
+
+/// The plan's grids coloured by how far their workload lies from the mean.
+fn deviation_map(plan: &serde_json::Value, loads: &Workloads) -> Markup {
+    let grids = plan_grids(plan);
     let shapes: Vec<Shape<'_>> = grids
         .iter()
-        .zip(&loads)
+        .zip(&loads.loads)
         .map(|((code, rings), &w)| Shape {
             code,
             rings,
-            fill: deviation_fill(deviation(w)),
-            title: format!("{code} {:+.1}%", deviation(w) * 100.0),
+            fill: deviation_fill(loads.deviation(w)),
+            title: format!("{code} {:+.1}%", loads.deviation(w) * 100.0),
         })
         .collect();
-    let l = if lang == Lang::En { "en" } else { "zh" };
-    let mut body = format!(
-        "<h1>{title} {version} · {region}</h1><p>{status_label}: {status}</p>",
-        title = t(lang, "plan_page"),
-        region = escape(&region),
-        status_label = t(lang, "status"),
-        status = t(lang, &status),
-    );
-    if let Some(done) = &q.done {
-        let _ = write!(body, "<p role=\"status\">{}</p>", escape(done));
+    html! {
+        svg viewBox="0 0 800 600" width="100%" role="img" { (draw(&shapes, 800.0, 600.0)) }
     }
-    if let Some(error) = &q.error {
-        let _ = write!(
-            body,
-            "<p role=\"alert\" class=\"late\">{}: {}</p>",
-            t(lang, "refused"),
-            escape(error)
-        );
-    }
-    let _ = write!(
-        body,
-        "<svg viewBox=\"0 0 800 600\" width=\"100%\" role=\"img\">{}</svg>",
-        draw(&shapes, 800.0, 600.0)
-    );
-    let _ = write!(
-        body,
-        "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-        t(lang, "grid"),
-        t(lang, "workload"),
-        t(lang, "deviation"),
-        t(lang, "officer"),
-        t(lang, "partners"),
-        t(lang, "units"),
-    );
-    for (f, &w) in features.iter().zip(&loads) {
-        let p = &f["properties"];
-        let (units, partners) = (strings(&p["units"]), strings(&p["b_posts"]));
-        let _ = write!(
-            body,
-            "<tr data-grid=\"{code}\"><td>{code}</td><td>{w:.0}</td><td>{dev:+.1}%</td><td>{a}</td><td>{b}</td><td>{units}</td></tr>",
-            code = escape(p["code"].as_str().unwrap_or_default()),
-            dev = deviation(w) * 100.0,
-            a = escape(p["a_post"].as_str().unwrap_or("—")),
-            b = escape(&partners.join(", ")),
-            units = escape(&units.join(" ")),
-        );
-    }
-    body.push_str("</tbody></table>");
-    if status == "draft" && crate::domain::access::allowed(head, Action::ManageGrids) {
-        let _ = write!(
-            body,
-            "<h2>{move_unit}</h2><form method=\"post\" action=\"/head/plan/{region}/{version}/move?lang={l}\">\
-             <label>{unit} <input name=\"unit\" required></label> <label>{to} <input name=\"to_grid\" required></label>\
-             <label><input type=\"checkbox\" name=\"accept_imbalance\" value=\"true\"> {accept}</label> <button>{mv}</button></form>\
-             <form method=\"post\" action=\"/head/plan/{region}/{version}/approve?lang={l}\"><button>{approve}</button></form>",
-            move_unit = t(lang, "move_unit"),
-            region = escape(&region),
-            unit = t(lang, "unit"),
-            to = t(lang, "to_grid"),
-            accept = t(lang, "accept_imbalance"),
-            mv = t(lang, "move"),
-            approve = t(lang, "approve"),
-        );
-    }
-    document(lang, t(lang, "plan_page"), &body, "70rem").into_response()
 }
 
 #[derive(Deserialize)]

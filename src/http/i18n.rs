@@ -219,7 +219,8 @@ pub fn t(lang: Lang, key: &str) -> &str {
         })
 }
 
-/// Text made safe for HTML.
+/// Text made safe for HTML, apostrophes included (`&#39;`). The pages' templates escape
+/// what they splice themselves; this is for the one message whose quotes must be entities.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -3,11 +3,11 @@
 //! bulletin, and downloads (CSV, Excel, GeoJSON). Rendered on the server; no script.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 
 use super::auth::Auth;
@@ -96,7 +96,7 @@ fn pct(x: f64) -> String {
 }
 
 /// The coverage chart: one point a month, only where something was due.
-fn trend_chart(points: &[TrendPoint], lang: Lang) -> String {
+fn trend_chart(points: &[TrendPoint], lang: Lang) -> Markup {
     let (w, h, left, top, bottom) = (640.0, 220.0, 44.0, 10.0, 30.0);
     let plot_h = h - top - bottom;
     let step = if points.len() > 1 {
@@ -106,58 +106,49 @@ fn trend_chart(points: &[TrendPoint], lang: Lang) -> String {
     };
     let x = |i: usize| left + step * i as f64;
     let y = |v: f64| top + (1.0 - v.clamp(0.0, 1.0)) * plot_h;
-    let mut svg = format!(
-        "<svg id=\"trend\" viewBox=\"0 0 {w} {h}\" width=\"100%\" role=\"img\" aria-label=\"{}\">",
-        t(lang, "trend")
-    );
-    for v in [0.0, 0.5, 1.0] {
-        let _ = write!(
-            svg,
-            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\
-             <text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{:.0}%</text>",
-            w - 10.0,
-            left - 4.0,
-            y(v) + 3.0,
-            v * 100.0,
-            y = y(v),
-        );
-    }
-    let mut line = String::new();
-    for (i, p) in points.iter().enumerate() {
-        let _ = write!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{}\" font-size=\"9\" text-anchor=\"middle\">{}</text>",
-            x(i),
-            h - 12.0,
-            escape(&p.month)
-        );
-        if p.required == 0 {
-            continue;
+    let line: String = points
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.required > 0)
+        .map(|(i, p)| format!("{:.1},{:.1} ", x(i), y(p.coverage)))
+        .collect();
+    html! {
+        svg id="trend" viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-label=(t(lang, "trend")) {
+            @for v in [0.0, 0.5, 1.0] {
+                line x1=(left) x2=(w - 10.0) y1=(format_args!("{:.1}", y(v)))
+                    y2=(format_args!("{:.1}", y(v))) stroke="#ddd" {}
+                text x=(left - 4.0) y=(format_args!("{:.1}", y(v) + 3.0)) font-size="10"
+                    text-anchor="end" { (format_args!("{:.0}%", v * 100.0)) }
+            }
+            @for (i, p) in points.iter().enumerate() {
+                text x=(format_args!("{:.1}", x(i))) y=(h - 12.0) font-size="9"
+                    text-anchor="middle" { (p.month) }
+                @if p.required > 0 {
+                    circle data-month=(p.month) cx=(format_args!("{:.1}", x(i)))
+                        cy=(format_args!("{:.1}", y(p.coverage))) r="3.5" fill="#3465a4" {
+                        title {
+                            (p.month) ": " (t(lang, "coverage")) " " (pct(p.coverage)) " · "
+                            (t(lang, "done")) " " (p.done) "/" (p.required)
+                        }
+                    }
+                }
+            }
+            @if !line.is_empty() {
+                polyline points=(line) fill="none" stroke="#3465a4" stroke-width="2" {}
+            }
         }
-        let _ = write!(line, "{:.1},{:.1} ", x(i), y(p.coverage));
-        let _ = write!(
-            svg,
-            "<circle data-month=\"{month}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"#3465a4\">\
-             <title>{month}: {} {} · {} {}/{}</title></circle>",
-            x(i),
-            y(p.coverage),
-            t(lang, "coverage"),
-            pct(p.coverage),
-            t(lang, "done"),
-            p.done,
-            p.required,
-            month = escape(&p.month),
-        );
     }
-    if !line.is_empty() {
-        let _ = write!(
-            svg,
-            "<polyline points=\"{line}\" fill=\"none\" stroke=\"#3465a4\" stroke-width=\"2\"/>"
-        );
-    }
-    svg.push_str("</svg>");
-    svg
 }
+
+/// A bulletin's figures: (label, key in the bulletin's body).
+const BULLETIN_FIGURES: [(&str, &str); 6] = [
+    ("tasks_due", "tasks_due"),
+    ("done", "tasks_done"),
+    ("done_on_time", "tasks_done_on_time"),
+    ("overdue_now", "tasks_open"),
+    ("findings", "violations"),
+    ("complaints", "complaints"),
+];
 
 /// The latest monthly bulletin: its figures and the top and bottom two.
 fn bulletin_section(
@@ -165,55 +156,45 @@ fn bulletin_section(
     bulletin: Option<&(chrono::NaiveDate, chrono::NaiveDate, serde_json::Value)>,
     names: &HashMap<String, String>,
     lang: Lang,
-) -> String {
-    let mut out = format!("<h2>{}</h2>", t(lang, "latest_bulletin"));
+) -> Markup {
     let Some((from, to, body)) = bulletin else {
-        let _ = write!(out, "<p id=\"bulletin\">{}</p>", t(lang, "no_bulletin"));
-        return out;
-    };
-    let n = |k: &str| body[k].as_u64().unwrap_or(0);
-    let _ = write!(
-        out,
-        "<div id=\"bulletin\"><p>{from} – {to} · <a href=\"/api/bulletins?region={r}&amp;kind=month&amp;start={from}\">JSON</a></p>\
-         <p>{}: {} · {}: {} · {}: {} · {}: {} · {}: {} · {}: {}</p>",
-        t(lang, "tasks_due"),
-        n("tasks_due"),
-        t(lang, "done"),
-        n("tasks_done"),
-        t(lang, "done_on_time"),
-        n("tasks_done_on_time"),
-        t(lang, "overdue_now"),
-        n("tasks_open"),
-        t(lang, "findings"),
-        n("violations"),
-        t(lang, "complaints"),
-        n("complaints"),
-        r = url_escape(region),
-    );
-    for (kind, label) in [("grids", "grid"), ("officers", "officer")] {
-        let list = |k: &str| -> String {
-            body["rankings"][kind][k]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(serde_json::Value::as_str)
-                .map(|key| escape(names.get(key).map_or(key, String::as_str)))
-                .collect::<Vec<_>>()
-                .join("、")
+        return html! {
+            h2 { (t(lang, "latest_bulletin")) }
+            p id="bulletin" { (t(lang, "no_bulletin")) }
         };
-        let _ = write!(
-            out,
-            "<p>{}: {} <b>{}</b> · {} <b>{}</b></p>",
-            t(lang, label),
-            t(lang, "top_two"),
-            list("top"),
-            t(lang, "bottom_two"),
-            list("bottom"),
-        );
+    };
+    let ranked = |kind: &str, end: &str| -> String {
+        body["rankings"][kind][end]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .map(|key| names.get(key).map_or(key, String::as_str))
+            .collect::<Vec<_>>()
+            .join("、")
+    };
+    html! {
+        h2 { (t(lang, "latest_bulletin")) }
+        div id="bulletin" {
+            p {
+                (from) " – " (to) " · "
+                a href={ "/api/bulletins?region=" (url_escape(region)) "&kind=month&start=" (from) } { "JSON" }
+            }
+            p {
+                @for (i, (label, key)) in BULLETIN_FIGURES.iter().enumerate() {
+                    @if i > 0 { " · " }
+                    (t(lang, label)) ": " (body[*key].as_u64().unwrap_or(0))
+                }
+            }
+            @for (kind, label) in [("grids", "grid"), ("officers", "officer")] {
+                p {
+                    (t(lang, label)) ": " (t(lang, "top_two")) " " b { (ranked(kind, "top")) }
+                    " · " (t(lang, "bottom_two")) " " b { (ranked(kind, "bottom")) }
+                }
+            }
+        }
     }
-    out.push_str("</div>");
-    out
 }
 
 /// The report page of a region.
@@ -227,7 +208,6 @@ pub async fn manager_page(
         return to_login(e);
     }
     let lang = Lang::from_query(q.lang.as_deref());
-    let l = if lang == Lang::En { "en" } else { "zh" };
     let today = app.clock.today();
     let period_text = q
         .period
@@ -301,88 +281,156 @@ pub async fn manager_page(
             ),
         );
     }
-    let r = url_escape(&region);
-    let period_q = url_escape(&period_text);
-    let within_q = match &within {
-        Some((Breakdown::Grid, g)) => format!("&grid={}", url_escape(g)),
-        Some((_, o)) => format!("&officer={}", url_escape(o)),
-        None => String::new(),
+    let page = ReportPage {
+        lang,
+        region: &region,
+        period_text: &period_text,
+        period,
+        by,
+        within: within.as_ref().map(|(kind, key)| (*kind, key.as_str())),
+        today,
+        data: &data,
     };
-    let here = |by: &str, extra: &str| {
-        format!("/manager/{r}?lang={l}&period={period_q}&by={by}{extra}").replace('&', "&amp;")
-    };
-    let named = |key: &str| {
-        data.officer_names
+    document(lang, t(lang, "manager_page"), page.body(), "70rem").into_response()
+}
+
+/// The report columns after the key, in order.
+const COLUMNS: [&str; 14] = [
+    "businesses",
+    "required",
+    "done",
+    "visits",
+    "on_time_rate",
+    "coverage",
+    "overdue_now",
+    "never_inspected",
+    "same_day_rate",
+    "findings",
+    "notices_issued",
+    "targeted_on_time",
+    "hours_needed",
+    "hours_available",
+];
+
+/// What the report page shows: the request it answers and what was read for it.
+struct ReportPage<'a> {
+    lang: Lang,
+    region: &'a str,
+    period_text: &'a str,
+    period: Period,
+    by: Breakdown,
+    /// The drill-down: a grid's officers or an officer's businesses.
+    within: Option<(Breakdown, &'a str)>,
+    today: chrono::NaiveDate,
+    data: &'a Loaded,
+}
+
+impl ReportPage<'_> {
+    fn l(&self) -> &'static str {
+        if self.lang == Lang::En { "en" } else { "zh" }
+    }
+
+    /// The drill-down as query parameters.
+    fn within_query(&self) -> String {
+        match self.within {
+            Some((Breakdown::Grid, g)) => format!("&grid={}", url_escape(g)),
+            Some((_, o)) => format!("&officer={}", url_escape(o)),
+            None => String::new(),
+        }
+    }
+
+    /// This page in `lang`, for the period, broken down `by`, with `extra` query parameters.
+    fn link(&self, lang: &str, by: &str, extra: &str) -> String {
+        format!(
+            "/manager/{}?lang={lang}&period={}&by={by}{extra}",
+            url_escape(self.region),
+            url_escape(self.period_text)
+        )
+    }
+
+    /// This page broken down another way.
+    fn here(&self, by: &str, extra: &str) -> String {
+        self.link(self.l(), by, extra)
+    }
+
+    /// An officer's name and id (the id alone when the roster lacks it).
+    fn named(&self, key: &str) -> String {
+        self.data
+            .officer_names
             .get(key)
             .map_or_else(|| key.to_owned(), |n| format!("{n} ({key})"))
-    };
-    let mut body = format!(
-        "<nav><a href=\"/map/{r}?lang={l}\">{map}</a> · <a href=\"{switch_href}\">{switch}</a> \
-         <form method=\"post\" action=\"/logout\" style=\"display:inline\"><button>{out}</button></form></nav>\
-         <h1>{title} · {name}</h1>\
-         <form method=\"get\" action=\"/manager/{r}\" id=\"period\"><input type=\"hidden\" name=\"lang\" value=\"{l}\">\
-         <label>{period_label} <input name=\"period\" value=\"{period_v}\" size=\"10\"></label> \
-         <label>{by_label} <select name=\"by\">",
-        map = t(lang, "map_title"),
-        switch_href = format!(
-            "/manager/{r}?lang={}&period={period_q}&by={}{within_q}",
-            if lang == Lang::En { "zh" } else { "en" },
-            by.as_str()
-        )
-        .replace('&', "&amp;"),
-        switch = t(lang, "switch"),
-        out = t(lang, "sign_out"),
-        title = t(lang, "manager_page"),
-        name = escape(&data.name),
-        period_label = t(lang, "period"),
-        period_v = escape(&period_text),
-        by_label = t(lang, "breakdown"),
-    );
-    for b in Breakdown::ALL {
-        let _ = write!(
-            body,
-            "<option value=\"{v}\"{sel}>{label}</option>",
-            v = b.as_str(),
-            sel = if b == by { " selected" } else { "" },
-            label = t(lang, b.as_str()),
-        );
     }
-    let _ = write!(
-        body,
-        "</select></label> <button>{}</button></form><p>{} – {}{}</p>",
-        t(lang, "show"),
-        period.from,
-        period.to,
-        if period.to >= today {
-            format!(" · <b>{}</b>", t(lang, "in_progress"))
-        } else {
-            String::new()
+
+    fn body(&self) -> Markup {
+        let lang = self.lang;
+        html! {
+            (self.header())
+            (self.crumbs())
+            @if let Some((version, plan)) = &self.data.plan {
+                (self.coverage_map(*version, plan))
+            }
+            (self.report_table())
+            h2 { (t(lang, "trend")) }
+            (trend_chart(&self.data.trend, lang))
+            (bulletin_section(self.region, self.data.bulletin.as_ref(), &self.data.officer_names, lang))
+            (self.downloads())
         }
-    );
-    // Where the drill-down stands.
-    let _ = write!(
-        body,
-        "<p id=\"crumbs\"><a href=\"{}\">{}</a>",
-        here("grid", ""),
-        t(lang, "all_grids")
-    );
-    if let Some((kind, key)) = &within {
-        let _ = write!(
-            body,
-            " › {} {}",
-            t(lang, kind.as_str()),
-            escape(&if *kind == Breakdown::Officer {
-                named(key)
-            } else {
-                key.clone()
-            })
-        );
     }
-    body.push_str("</p>");
-    // The coverage map.
-    if let Some((version, plan)) = &data.plan {
-        let by_grid: HashMap<&str, &CoverageRow> =
-            data.grid_rows.iter().map(|r| (r.key.as_str(), r)).collect();
+
+    /// The links, the title and the form choosing the period and the breakdown.
+    fn header(&self) -> Markup {
+        let (lang, l) = (self.lang, self.l());
+        let other = if lang == Lang::En { "zh" } else { "en" };
+        html! {
+            nav {
+                a href={ "/map/" (url_escape(self.region)) "?lang=" (l) } { (t(lang, "map_title")) } " · "
+                a href=(self.link(other, self.by.as_str(), &self.within_query())) { (t(lang, "switch")) } " "
+                form method="post" action="/logout" style="display:inline" { button { (t(lang, "sign_out")) } }
+            }
+            h1 { (t(lang, "manager_page")) " · " (self.data.name) }
+            form method="get" action={ "/manager/" (url_escape(self.region)) } id="period" {
+                input type="hidden" name="lang" value=(l);
+                label { (t(lang, "period")) " " input name="period" value=(self.period_text) size="10"; } " "
+                label {
+                    (t(lang, "breakdown")) " "
+                    select name="by" {
+                        @for b in Breakdown::ALL {
+                            option value=(b.as_str()) selected[b == self.by] { (t(lang, b.as_str())) }
+                        }
+                    }
+                } " "
+                button { (t(lang, "show")) }
+            }
+            p {
+                (self.period.from) " – " (self.period.to)
+                @if self.period.to >= self.today { " · " b { (t(lang, "in_progress")) } }
+            }
+        }
+    }
+
+    /// Where the drill-down stands.
+    fn crumbs(&self) -> Markup {
+        let lang = self.lang;
+        html! {
+            p id="crumbs" {
+                a href=(self.here("grid", "")) { (t(lang, "all_grids")) }
+                @if let Some((kind, key)) = self.within {
+                    " › " (t(lang, kind.as_str())) " "
+                    @if kind == Breakdown::Officer { (self.named(key)) } @else { (key) }
+                }
+            }
+        }
+    }
+
+    /// The plan's grids coloured by coverage, with a legend.
+    fn coverage_map(&self, version: i64, plan: &serde_json::Value) -> Markup {
+        let lang = self.lang;
+        let by_grid: HashMap<&str, &CoverageRow> = self
+            .data
+            .grid_rows
+            .iter()
+            .map(|r| (r.key.as_str(), r))
+            .collect();
         let grids = plan_grids(plan);
         let shapes: Vec<Shape<'_>> = grids
             .iter()
@@ -406,158 +454,140 @@ pub async fn manager_page(
                 }
             })
             .collect();
-        let _ = write!(
-            body,
-            "<h2>{}</h2><svg id=\"coverage-map\" viewBox=\"0 0 800 500\" width=\"100%\" role=\"img\">{}</svg>",
-            t(lang, "coverage_map"),
-            draw(&shapes, 800.0, 500.0)
-        );
-        let _ = write!(
-            body,
-            "<p class=\"legend\"><span style=\"background:#e06666\">0%</span>\
-             <span style=\"background:#e0d966\">50%</span><span style=\"background:#6ad966\">100%</span>\
-             <span style=\"background:#eeeeee\">{}</span> · {} {version}</p>",
-            t(lang, "nothing_due"),
-            t(lang, "plan"),
-        );
+        html! {
+            h2 { (t(lang, "coverage_map")) }
+            svg id="coverage-map" viewBox="0 0 800 500" width="100%" role="img" {
+                (draw(&shapes, 800.0, 500.0))
+            }
+            p class="legend" {
+                span style="background:#e06666" { "0%" }
+                span style="background:#e0d966" { "50%" }
+                span style="background:#6ad966" { "100%" }
+                span style="background:#eeeeee" { (t(lang, "nothing_due")) }
+                " · " (t(lang, "plan")) " " (version)
+            }
+        }
     }
-    // The table.
-    let _ = write!(
-        body,
-        "<h2>{}</h2><table id=\"report\"><thead><tr><th>{}</th>",
-        t(lang, "report_table"),
-        t(lang, by.as_str())
-    );
-    for key in [
-        "businesses",
-        "required",
-        "done",
-        "visits",
-        "on_time_rate",
-        "coverage",
-        "overdue_now",
-        "never_inspected",
-        "same_day_rate",
-        "findings",
-        "notices_issued",
-        "targeted_on_time",
-        "hours_needed",
-        "hours_available",
-    ] {
-        let _ = write!(body, "<th>{}</th>", t(lang, key));
+
+    /// The figures of each row of the breakdown, the total last.
+    fn report_table(&self) -> Markup {
+        let lang = self.lang;
+        html! {
+            h2 { (t(lang, "report_table")) }
+            table id="report" {
+                thead { tr {
+                    th { (t(lang, self.by.as_str())) }
+                    @for key in COLUMNS { th { (t(lang, key)) } }
+                } }
+                tbody {
+                    @for row in &self.data.rows { (self.report_row(row)) }
+                }
+            }
+        }
     }
-    body.push_str("</tr></thead><tbody>");
-    for row in &data.rows {
+
+    /// A row: its key (linked to the next level down) and its figures.
+    fn report_row(&self, row: &CoverageRow) -> Markup {
         let total = row.key == "total";
-        let label = if total {
+        html! {
+            tr data-key=(row.key) class=[total.then_some("total")] {
+                td {
+                    @let label = self.row_label(row);
+                    @match self.drill_down(row) {
+                        Some(href) => { a href=(href) { (label) } }
+                        None => { (label) }
+                    }
+                }
+                td { (row.businesses) }
+                td { (row.required) }
+                td { (row.done) }
+                td { (row.visits) }
+                td { (pct(row.on_time_rate)) }
+                td { (pct(row.coverage)) }
+                td class=[(row.overdue_now > 0).then_some("late")] { (row.overdue_now) }
+                td { (row.never_inspected) }
+                td { (pct(row.same_day_rate)) }
+                td { (row.findings) }
+                td { (row.notices_issued) }
+                td { (row.targeted_on_time) "/" (row.targeted) }
+                td { (format_args!("{:.1}", row.hours_needed)) }
+                td {
+                    @match row.hours_available {
+                        Some(h) => { (format_args!("{h:.1}")) }
+                        None => { "—" }
+                    }
+                }
+            }
+        }
+    }
+
+    /// What a row's key reads as: the total, the unplaced, an officer's name, a label, a code.
+    fn row_label(&self, row: &CoverageRow) -> String {
+        let lang = self.lang;
+        if row.key == "total" {
             t(lang, "total").to_owned()
         } else if row.key.is_empty() {
             t(lang, "unplaced").to_owned()
-        } else if by == Breakdown::Officer {
-            named(&row.key)
-        } else if by == Breakdown::Class || by == Breakdown::Industry {
+        } else if self.by == Breakdown::Officer {
+            self.named(&row.key)
+        } else if self.by == Breakdown::Class || self.by == Breakdown::Industry {
             t(lang, &row.key).to_owned()
         } else {
             row.key.clone()
-        };
-        let link = match by {
-            _ if total || row.key.is_empty() => None,
-            Breakdown::Grid => Some(here("officer", &format!("&grid={}", url_escape(&row.key)))),
-            Breakdown::Officer => Some(here(
-                "business",
-                &format!("&officer={}", url_escape(&row.key)),
-            )),
-            Breakdown::Business => Some(format!(
-                "/officer/business/{}?lang={l}",
-                url_escape(&row.key)
-            )),
+        }
+    }
+
+    /// Where a row leads: a grid to its officers, an officer to their businesses, a business
+    /// to its card; the total and the unplaced nowhere.
+    fn drill_down(&self, row: &CoverageRow) -> Option<String> {
+        let key = url_escape(&row.key);
+        match self.by {
+            _ if row.key == "total" || row.key.is_empty() => None,
+            Breakdown::Grid => Some(self.here("officer", &format!("&grid={key}"))),
+            Breakdown::Officer => Some(self.here("business", &format!("&officer={key}"))),
+            Breakdown::Business => Some(format!("/officer/business/{key}?lang={}", self.l())),
             _ => None,
-        };
-        let key_cell = match link {
-            Some(href) => format!("<a href=\"{href}\">{}</a>", escape(&label)),
-            None => escape(&label),
-        };
-        let _ = write!(
-            body,
-            "<tr data-key=\"{key}\"{cls}><td>{key_cell}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td{late}>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{:.1}</td><td>{}</td></tr>",
-            row.businesses,
-            row.required,
-            row.done,
-            row.visits,
-            pct(row.on_time_rate),
-            pct(row.coverage),
-            row.overdue_now,
-            row.never_inspected,
-            pct(row.same_day_rate),
-            row.findings,
-            row.notices_issued,
-            row.targeted_on_time,
-            row.targeted,
-            row.hours_needed,
-            row.hours_available
-                .map_or_else(|| "—".to_owned(), |h| format!("{h:.1}")),
-            key = escape(&row.key),
-            cls = if total { " class=\"total\"" } else { "" },
-            late = if row.overdue_now > 0 {
-                " class=\"late\""
-            } else {
-                ""
-            },
-        );
+        }
     }
-    body.push_str("</tbody></table>");
-    let _ = write!(
-        body,
-        "<h2>{}</h2>{}",
-        t(lang, "trend"),
-        trend_chart(&data.trend, lang)
-    );
-    body.push_str(&bulletin_section(
-        &region,
-        data.bulletin.as_ref(),
-        &data.officer_names,
-        lang,
-    ));
-    let report = format!(
-        "/api/reports/coverage?region={r}&period={period_q}&by={}{within_q}",
-        by.as_str()
-    )
-    .replace('&', "&amp;");
-    let slug = format!("{region}-{period_text}-{}", by.as_str()).replace(['/', '\\'], "_");
-    let _ = write!(
-        body,
-        "<h2>{}</h2><ul id=\"downloads\"><li><a download=\"{slug}.csv\" href=\"{report}&amp;format=csv\">CSV</a></li>\
-         <li><a download=\"{slug}.xlsx\" href=\"{report}&amp;format=xlsx\">Excel</a></li>",
-        t(lang, "downloads"),
-        slug = escape(&slug),
-    );
-    if let Some((version, _)) = &data.plan {
-        let _ = write!(
-            body,
-            "<li><a download=\"{}-grids-{version}.geojson\" href=\"/api/regions/{r}/plans/{version}\">GeoJSON</a></li>",
-            escape(&region)
+
+    /// The report as CSV and Excel, and the plan as GeoJSON.
+    fn downloads(&self) -> Markup {
+        let by = self.by.as_str();
+        let report = format!(
+            "/api/reports/coverage?region={}&period={}&by={by}{}",
+            url_escape(self.region),
+            url_escape(self.period_text),
+            self.within_query()
         );
+        let slug = format!("{}-{}-{by}", self.region, self.period_text).replace(['/', '\\'], "_");
+        html! {
+            h2 { (t(self.lang, "downloads")) }
+            ul id="downloads" {
+                li { a download={ (slug) ".csv" } href={ (report) "&format=csv" } { "CSV" } }
+                li { a download={ (slug) ".xlsx" } href={ (report) "&format=xlsx" } { "Excel" } }
+                @if let Some((version, _)) = &self.data.plan {
+                    li {
+                        a download={ (self.region) "-grids-" (version) ".geojson" }
+                            href={ "/api/regions/" (url_escape(self.region)) "/plans/" (version) } { "GeoJSON" }
+                    }
+                }
+            }
+        }
     }
-    body.push_str("</ul>");
-    document(lang, t(lang, "manager_page"), &body, "70rem").into_response()
 }
 
 /// A page saying what was wrong with the request.
 fn refused(lang: Lang, status: StatusCode, message: &str) -> Response {
+    let body = html! {
+        h1 { (t(lang, "manager_page")) }
+        // `escape` also writes quotes as entities (`&#39;`), as this message always has;
+        // its output is safe markup.
+        p role="alert" class="late" { (PreEscaped(escape(message))) }
+        p { a href="/manager" { (t(lang, "back")) } }
+    };
     (
         status,
-        document(
-            lang,
-            t(lang, "manager_page"),
-            &format!(
-                "<h1>{}</h1><p role=\"alert\" class=\"late\">{}</p><p><a href=\"/manager\">{}</a></p>",
-                t(lang, "manager_page"),
-                escape(message),
-                t(lang, "back")
-            ),
-            "70rem",
-        ),
+        document(lang, t(lang, "manager_page"), body, "70rem"),
     )
         .into_response()
 }

@@ -3,22 +3,23 @@
 //! the 12-item inspection form with photo upload. Plain HTML forms, no script; the session
 //! is an `HttpOnly`, `SameSite=Strict` cookie.
 
-use std::fmt::Write as _;
-
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::auth::{Auth, COOKIE, page_token};
-use super::i18n::{Lang, escape, t};
+use super::i18n::{Lang, t};
 use super::{ApiError, AppState, blocking};
+use crate::app::EntityDetail;
+use crate::app::plan::DueList;
 use crate::domain::inspection::{
     CHECKLIST, ChecklistItem, Finding, ItemResult, Rectification, Visit, Warning,
 };
 
-fn page(lang: Lang, title: &str, body: &str) -> Html<String> {
+fn page(lang: Lang, title: &str, body: Markup) -> Markup {
     super::pages::document(lang, title, body, "40rem")
 }
 
@@ -28,32 +29,31 @@ pub struct LangQuery {
 }
 
 /// The sign-in form.
-pub async fn login_form(Query(q): Query<LangQuery>) -> Html<String> {
+pub async fn login_form(Query(q): Query<LangQuery>) -> Markup {
     let lang = Lang::from_query(q.lang.as_deref());
     login_page(lang, false)
 }
 
-fn login_page(lang: Lang, failed: bool) -> Html<String> {
-    let error = if failed {
-        format!("<p class=\"late\">{}</p>", t(lang, "wrong_login"))
-    } else {
-        String::new()
+fn login_page(lang: Lang, failed: bool) -> Markup {
+    let body = html! {
+        h1 { (t(lang, "sign_in")) }
+        @if failed {
+            p class="late" { (t(lang, "wrong_login")) }
+        }
+        form method="post" action="/login" {
+            input type="hidden" name="lang" value=(if lang == Lang::En { "en" } else { "zh" });
+            p { label {
+                (t(lang, "username")) " "
+                input name="username" autocomplete="username" required;
+            } }
+            p { label {
+                (t(lang, "password")) " "
+                input name="password" type="password" autocomplete="current-password" required;
+            } }
+            p { button { (t(lang, "sign_in")) } }
+        }
     };
-    page(
-        lang,
-        t(lang, "sign_in"),
-        &format!(
-            "<h1>{title}</h1>{error}<form method=\"post\" action=\"/login\">\
-             <input type=\"hidden\" name=\"lang\" value=\"{code}\">\
-             <p><label>{user} <input name=\"username\" autocomplete=\"username\" required></label></p>\
-             <p><label>{pass} <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
-             <p><button>{title}</button></p></form>",
-            title = t(lang, "sign_in"),
-            user = t(lang, "username"),
-            pass = t(lang, "password"),
-            code = if lang == Lang::En { "en" } else { "zh" },
-        ),
-    )
+    page(lang, t(lang, "sign_in"), body)
 }
 
 #[derive(Deserialize)]
@@ -149,57 +149,53 @@ pub async fn due_page(
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
-    let l = if lang == Lang::En { "en" } else { "zh" };
-    let mut body = format!(
-        "<form method=\"post\" action=\"/logout\" style=\"float:right\"><button>{}</button></form>\
-         <h1>{}</h1><p><a href=\"/officer?days=1&lang={l}\">{}</a> · <a href=\"/officer?days=7&lang={l}\">{}</a></p>",
-        t(lang, "sign_out"),
-        t(lang, if days == 1 { "today" } else { "week" }),
+    page(
+        lang,
         t(lang, "today"),
-        t(lang, "week"),
-    );
-    if let Some(id) = q.recorded {
-        let entry = if q.same_day == Some(true) {
-            "same_day"
-        } else {
-            "late_entry"
-        };
-        let _ = write!(
-            body,
-            "<p role=\"status\">{} #{id} · {}</p>",
-            t(lang, "recorded"),
-            t(lang, entry)
-        );
+        due_body(lang, days, &q, today, &list),
+    )
+    .into_response()
+}
+
+/// The due list: the day or week it covers, the visit just recorded, the route's length,
+/// and each task with its business, class and deadline.
+fn due_body(
+    lang: Lang,
+    days: u32,
+    q: &DueQuery,
+    today: chrono::NaiveDate,
+    list: &DueList,
+) -> Markup {
+    let l = if lang == Lang::En { "en" } else { "zh" };
+    html! {
+        form method="post" action="/logout" style="float:right" { button { (t(lang, "sign_out")) } }
+        h1 { (t(lang, if days == 1 { "today" } else { "week" })) }
+        p {
+            a href={ "/officer?days=1&lang=" (l) } { (t(lang, "today")) } " · "
+            a href={ "/officer?days=7&lang=" (l) } { (t(lang, "week")) }
+        }
+        @if let Some(id) = q.recorded {
+            @let entry = if q.same_day == Some(true) { "same_day" } else { "late_entry" };
+            p role="status" { (t(lang, "recorded")) " #" (id) " · " (t(lang, entry)) }
+        }
+        @if let Some(m) = list.route_m {
+            p { (t(lang, "route")) ": " (format_args!("{:.1}", m / 1000.0)) " km" }
+        }
+        ol id="due" {
+            @for task in &list.tasks {
+                @let late = task.due_by < today;
+                li data-task=(task.id) class=[late.then_some("late")] {
+                    a href={ "/officer/business/" (task.entity_id) "?lang=" (l) } { (task.name) }
+                    br;
+                    (t(lang, &task.kind)) " · " (t(lang, "class")) " "
+                    (task.class.as_deref().unwrap_or("?")) " · " (t(lang, "due_by")) " " (task.due_by)
+                    @if late { " · " (t(lang, "overdue")) }
+                    br;
+                    small { (task.address) }
+                }
+            }
+        }
     }
-    if let Some(m) = list.route_m {
-        let _ = write!(body, "<p>{}: {:.1} km</p>", t(lang, "route"), m / 1000.0);
-    }
-    body.push_str("<ol id=\"due\">");
-    for task in &list.tasks {
-        let late = task.due_by < today;
-        let _ = write!(
-            body,
-            "<li data-task=\"{id}\"{cls}><a href=\"/officer/business/{entity}?lang={l}\">{name}</a><br>\
-             {kind} · {class} {c} · {due} {by}{overdue}<br><small>{address}</small></li>",
-            id = task.id,
-            cls = if late { " class=\"late\"" } else { "" },
-            entity = escape(&task.entity_id),
-            name = escape(&task.name),
-            kind = t(lang, &task.kind),
-            class = t(lang, "class"),
-            c = escape(task.class.as_deref().unwrap_or("?")),
-            due = t(lang, "due_by"),
-            by = task.due_by,
-            overdue = if late {
-                format!(" · {}", t(lang, "overdue"))
-            } else {
-                String::new()
-            },
-            address = escape(&task.address),
-        );
-    }
-    body.push_str("</ol>");
-    page(lang, t(lang, "today"), &body).into_response()
 }
 
 /// A business's card: class and its reasons, then the inspection form.
@@ -242,101 +238,125 @@ pub async fn business_page(
         Err(e) => return e.into_response(),
     };
     let b = &detail.view.business;
-    let l = if lang == Lang::En { "en" } else { "zh" };
-    let mut body = format!(
-        "<p><a href=\"/{home}?lang={l}\">←</a></p><h1>{}</h1><p>{}</p><p>{}: <strong>{}</strong></p><h2>{}</h2><ul>",
-        escape(&b.name),
-        escape(&b.address),
-        t(lang, "class"),
-        detail
-            .effective_class
-            .map_or_else(|| "?".to_owned(), |c| c.to_string()),
-        t(lang, "reasons"),
-        home = if records { "officer" } else { "manager" },
-    );
-    for r in &detail.live.reasons {
-        let _ = write!(
-            body,
-            "<li>{}</li>",
-            escape(&crate::domain::risk::reasons_text(std::slice::from_ref(r)))
-        );
-    }
-    body.push_str("</ul>");
-    if !records {
-        return page(lang, &b.name, &body).into_response();
-    }
-    let key: String = {
-        use rand::RngExt;
-        let mut bytes = [0u8; 12];
-        rand::rng().fill(&mut bytes);
-        crate::app::service::hex(&bytes)
+    let form = records.then(|| {
+        let key: String = {
+            use rand::RngExt;
+            let mut bytes = [0u8; 12];
+            rand::rng().fill(&mut bytes);
+            crate::app::service::hex(&bytes)
+        };
+        visit_form(&b.id.to_string(), &key, now, &partners, lang)
+    });
+    let body = html! {
+        (business_card(&detail, records, lang))
+        @if let Some(form) = form { (form) }
     };
-    let _ = write!(
-        body,
-        "<h2>{title}</h2><form method=\"post\" enctype=\"multipart/form-data\" action=\"/officer/business/{id}/visit?lang={l}\">\
-         <input type=\"hidden\" name=\"key\" value=\"{key}\">\
-         <p><label>{at} <input type=\"datetime-local\" name=\"visited_at\" value=\"{now}\" required></label></p>\
-         <p><label>{partner} <select name=\"partner\" required>",
-        title = t(lang, "record_visit"),
-        id = escape(&b.id.to_string()),
-        at = t(lang, "visited_at"),
-        now = now.format("%Y-%m-%dT%H:%M"),
-        partner = t(lang, "partner"),
-    );
-    for p in &partners {
-        let _ = write!(body, "<option>{}</option>", escape(p));
-    }
-    body.push_str("</select></label></p>");
-    for (n, item) in CHECKLIST.iter().enumerate() {
-        let _ = write!(
-            body,
-            "<fieldset><legend>{n}. {label}</legend>",
-            n = n + 1,
-            label = t(lang, item)
-        );
-        for (value, checked) in [("pass", true), ("fail", false), ("not_applicable", false)] {
-            let _ = write!(
-                body,
-                "<label><input type=\"radio\" name=\"item_{item}\" value=\"{value}\"{c}> {text}</label>",
-                c = if checked { " checked" } else { "" },
-                text = t(lang, value),
-            );
+    page(lang, &b.name, body).into_response()
+}
+
+/// A business's name, address, class and the reasons for it; back to the reader's list.
+fn business_card(detail: &EntityDetail, records: bool, lang: Lang) -> Markup {
+    let b = &detail.view.business;
+    let l = if lang == Lang::En { "en" } else { "zh" };
+    let home = if records { "officer" } else { "manager" };
+    html! {
+        p { a href={ "/" (home) "?lang=" (l) } { "←" } }
+        h1 { (b.name) }
+        p { (b.address) }
+        p {
+            (t(lang, "class")) ": "
+            strong { (detail.effective_class.map_or_else(|| "?".to_owned(), |c| c.to_string())) }
         }
-        let _ = write!(
-            body,
-            "<input name=\"note_{item}\" placeholder=\"{}\"></fieldset>",
-            t(lang, "note")
-        );
+        h2 { (t(lang, "reasons")) }
+        ul {
+            @for r in &detail.live.reasons {
+                li { (crate::domain::risk::reasons_text(std::slice::from_ref(r))) }
+            }
+        }
     }
-    let _ = write!(
-        body,
-        "<fieldset><legend>{finding}</legend><label>{severity} <select name=\"finding_severity\">\
-         <option value=\"\">{none}</option><option value=\"minor\">{minor}</option><option value=\"general\">{general}</option>\
-         <option value=\"serious\">{serious}</option></select></label><textarea name=\"finding_note\"></textarea></fieldset>\
-         <fieldset><legend>{rect}</legend><select name=\"rectification\"><option value=\"\">{none}</option>\
-         <option value=\"on_the_spot\">{spot}</option><option value=\"notice\">{notice}</option></select>\
-         <label>{deadline} <input type=\"date\" name=\"deadline\"></label></fieldset>\
-         <fieldset><legend>{warning}</legend><select name=\"warning\"><option value=\"\">{none}</option>\
-         <option value=\"issued\">{issued}</option><option value=\"lifted\">{lifted}</option></select></fieldset>\
-         <p><label>{photos} <input type=\"file\" name=\"photo\" accept=\"image/jpeg,image/png,image/webp\" multiple></label></p>\
-         <p><button>{save}</button></p></form>",
-        finding = t(lang, "finding"),
-        severity = t(lang, "severity"),
-        none = t(lang, "none"),
-        minor = t(lang, "minor"),
-        general = t(lang, "general"),
-        serious = t(lang, "serious"),
-        rect = t(lang, "rectification"),
-        spot = t(lang, "on_the_spot"),
-        notice = t(lang, "notice"),
-        deadline = t(lang, "deadline"),
-        warning = t(lang, "warning"),
-        issued = t(lang, "issued"),
-        lifted = t(lang, "lifted"),
-        photos = t(lang, "photos"),
-        save = t(lang, "save"),
-    );
-    page(lang, &b.name, &body).into_response()
+}
+
+/// The inspection form: when and with whom, the twelve checklist items, the outcome, photos.
+/// `key` makes a double tap record once.
+fn visit_form(
+    id: &str,
+    key: &str,
+    now: chrono::NaiveDateTime,
+    partners: &[String],
+    lang: Lang,
+) -> Markup {
+    let l = if lang == Lang::En { "en" } else { "zh" };
+    html! {
+        h2 { (t(lang, "record_visit")) }
+        form method="post" enctype="multipart/form-data" action={ "/officer/business/" (id) "/visit?lang=" (l) } {
+            input type="hidden" name="key" value=(key);
+            p { label {
+                (t(lang, "visited_at")) " "
+                input type="datetime-local" name="visited_at" value=(now.format("%Y-%m-%dT%H:%M")) required;
+            } }
+            p { label {
+                (t(lang, "partner")) " "
+                select name="partner" required {
+                    @for p in partners { option { (p) } }
+                }
+            } }
+            @for (n, item) in CHECKLIST.iter().enumerate() {
+                (checklist_item(n + 1, item, lang))
+            }
+            (outcome(lang))
+            p { label {
+                (t(lang, "photos")) " "
+                input type="file" name="photo" accept="image/jpeg,image/png,image/webp" multiple;
+            } }
+            p { button { (t(lang, "save")) } }
+        }
+    }
+}
+
+/// One checklist item: pass (the default), fail or not applicable, and a note.
+fn checklist_item(n: usize, item: &str, lang: Lang) -> Markup {
+    html! {
+        fieldset {
+            legend { (n) ". " (t(lang, item)) }
+            @for (value, checked) in [("pass", true), ("fail", false), ("not_applicable", false)] {
+                label {
+                    input type="radio" name={ "item_" (item) } value=(value) checked[checked];
+                    " " (t(lang, value))
+                }
+            }
+            input name={ "note_" (item) } placeholder=(t(lang, "note"));
+        }
+    }
+}
+
+/// A choice of `values` named `name`, "none" first.
+fn choice(name: &str, values: &[&str], lang: Lang) -> Markup {
+    html! {
+        select name=(name) {
+            option value="" { (t(lang, "none")) }
+            @for v in values { option value=(v) { (t(lang, v)) } }
+        }
+    }
+}
+
+/// What came of the visit: a finding, its rectification, a warning.
+fn outcome(lang: Lang) -> Markup {
+    html! {
+        fieldset {
+            legend { (t(lang, "finding")) }
+            label { (t(lang, "severity")) " " (choice("finding_severity", &["minor", "general", "serious"], lang)) }
+            textarea name="finding_note" {}
+        }
+        fieldset {
+            legend { (t(lang, "rectification")) }
+            (choice("rectification", &["on_the_spot", "notice"], lang))
+            label { (t(lang, "deadline")) " " input type="date" name="deadline"; }
+        }
+        fieldset {
+            legend { (t(lang, "warning")) }
+            (choice("warning", &["issued", "lifted"], lang))
+        }
+    }
 }
 
 /// Records the visit the form describes (photos first, then the visit, one idempotency key

@@ -1,15 +1,22 @@
 //! Web pages, rendered on the server: HTML and inline SVG drawn from the geometry, no
-//! script and nothing fetched from elsewhere, so they work offline.
+//! script and nothing fetched from elsewhere, so they work offline. This file holds the
+//! public map and what every page shares: the document shell, the map drawing, URL escaping.
+//!
+//! The pages are written as [maud] templates rather than in a template language of files
+//! (askama): they are drawn from Rust data (SVG maps, tables, loops over grids), and maud
+//! keeps them in Rust, type-checked and escaped by default at compile time, with no template
+//! files to load at run time and no second syntax. Text spliced in with `(…)` is escaped;
+//! `PreEscaped` marks the few strings that are already markup, each said where it is used.
 
 use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
-use axum::response::Html;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 
-use super::i18n::{Lang, escape, t};
+use super::i18n::{Lang, t};
 use super::{ApiError, AppState, blocking};
-use crate::app::public::PublicMap;
+use crate::app::public::{PublicGrid, PublicMap};
 
 #[derive(Deserialize)]
 pub struct PageQuery {
@@ -26,10 +33,10 @@ pub async fn public_map(
     State(app): State<AppState>,
     Path(region): Path<String>,
     Query(q): Query<PageQuery>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Markup, ApiError> {
     let lang = Lang::from_query(q.lang.as_deref());
     let map = blocking(move || app.public_map(&region)).await?;
-    Ok(Html(render_map(&map, lang)))
+    Ok(render_map(&map, lang))
 }
 
 /// A grid to draw: its rings (lon/lat), fill and hover title.
@@ -57,68 +64,123 @@ pub fn plan_grids(plan: &serde_json::Value) -> Vec<(String, Rings)> {
         .collect()
 }
 
-/// Grids as SVG paths with their codes, equirectangular and fitted to `width` × `height`.
-pub fn draw(shapes: &[Shape<'_>], width: f64, height: f64) -> String {
-    let mut svg = String::new();
-    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    for &(x, y) in shapes.iter().flat_map(|s| s.rings.iter().flatten()) {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
+/// The equirectangular projection that fits every shape into the view.
+struct Frame {
+    x0: f64,
+    y1: f64,
+    /// Shrinks longitude by the cosine of the middle latitude.
+    k: f64,
+    scale: f64,
+}
+
+impl Frame {
+    /// None when the shapes cover no area to fit.
+    fn fit(shapes: &[Shape<'_>], width: f64, height: f64) -> Option<Self> {
+        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for &(x, y) in shapes.iter().flat_map(|s| s.rings.iter().flatten()) {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+        if !(x0 < x1 && y0 < y1) {
+            return None;
+        }
+        let k = ((y0 + y1) / 2.0).to_radians().cos();
+        let scale = (width / ((x1 - x0) * k)).min(height / (y1 - y0));
+        Some(Frame { x0, y1, k, scale })
     }
-    if !(x0 < x1 && y0 < y1) {
-        return svg;
+
+    fn point(&self, (x, y): (f64, f64)) -> (f64, f64) {
+        (
+            (x - self.x0) * self.k * self.scale,
+            (self.y1 - y) * self.scale,
+        )
     }
-    let k = ((y0 + y1) / 2.0).to_radians().cos();
-    let scale = (width / ((x1 - x0) * k)).min(height / (y1 - y0));
-    let px = |x: f64| (x - x0) * k * scale;
-    let py = |y: f64| (y1 - y) * scale;
-    for s in shapes {
+
+    /// A shape's SVG path, and the mean of its points where its code is written.
+    fn path(&self, rings: &[Vec<(f64, f64)>]) -> (String, Option<(f64, f64)>) {
         let mut d = String::new();
         let (mut cx, mut cy, mut n) = (0.0, 0.0, 0.0);
-        for ring in s.rings {
-            for (i, &(x, y)) in ring.iter().enumerate() {
-                let _ = write!(
-                    d,
-                    "{}{:.1},{:.1} ",
-                    if i == 0 { "M" } else { "L" },
-                    px(x),
-                    py(y)
-                );
-                cx += px(x);
-                cy += py(y);
+        for ring in rings {
+            for (i, &p) in ring.iter().enumerate() {
+                let (x, y) = self.point(p);
+                let _ = write!(d, "{}{x:.1},{y:.1} ", if i == 0 { "M" } else { "L" });
+                cx += x;
+                cy += y;
                 n += 1.0;
             }
             d.push_str("Z ");
         }
-        let _ = write!(
-            svg,
-            "<path data-grid=\"{code}\" d=\"{d}\" fill=\"{fill}\" stroke=\"#444\" stroke-width=\"1\"><title>{title}</title></path>",
-            code = escape(s.code),
-            fill = escape(&s.fill),
-            title = escape(&s.title),
-        );
-        if n > 0.0 {
-            let _ = write!(
-                svg,
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
-                cx / n,
-                cy / n,
-                escape(s.code)
-            );
+        (d, (n > 0.0).then(|| (cx / n, cy / n)))
+    }
+}
+
+/// Grids as SVG paths with their codes, equirectangular and fitted to `width` × `height`.
+pub fn draw(shapes: &[Shape<'_>], width: f64, height: f64) -> Markup {
+    let Some(frame) = Frame::fit(shapes, width, height) else {
+        return html! {};
+    };
+    html! {
+        @for s in shapes {
+            @let (d, centre) = frame.path(s.rings);
+            path data-grid=(s.code) d=(d) fill=(s.fill) stroke="#444" stroke-width="1" {
+                title { (s.title) }
+            }
+            @if let Some((x, y)) = centre {
+                text x=(format_args!("{x:.1}")) y=(format_args!("{y:.1}")) font-size="11"
+                    text-anchor="middle" { (s.code) }
+            }
         }
     }
-    svg
 }
 
 /// The map page: an SVG of the grids (equirectangular, fitted to the view) and a table.
-pub fn render_map(map: &PublicMap, lang: Lang) -> String {
-    let mut areas: Vec<&str> = map.grids.iter().filter_map(|g| g.area.as_deref()).collect();
+pub fn render_map(map: &PublicMap, lang: Lang) -> Markup {
+    let body = html! {
+        (map_nav(lang))
+        h1 { (t(lang, "map_title")) }
+        p { (map.name) " · " (t(lang, "plan")) " " @if let Some(v) = map.plan_version { (v) } }
+        @if map.grids.is_empty() {
+            p { (t(lang, "no_plan")) }
+        } @else {
+            svg viewBox="0 0 800 600" width="100%" role="img" aria-label=(t(lang, "map_title")) {
+                (draw(&area_shapes(&map.grids), 800.0, 600.0))
+            }
+            (responsibility_table(&map.grids, lang))
+        }
+    };
+    document(
+        lang,
+        &format!("{} · {}", t(lang, "map_title"), map.name),
+        body,
+        "60rem",
+    )
+}
+
+/// The other language and every role's page.
+fn map_nav(lang: Lang) -> Markup {
+    let (other, l) = match lang {
+        Lang::Zh => ("?lang=en", "zh"),
+        Lang::En => ("?lang=zh", "en"),
+    };
+    html! {
+        nav {
+            a href=(other) { (t(lang, "switch")) } " · "
+            a href={ "/officer?lang=" (l) } { (t(lang, "officer_page")) } " · "
+            a href={ "/head?lang=" (l) } { (t(lang, "head_page")) } " · "
+            a href={ "/manager?lang=" (l) } { (t(lang, "manager_page")) } " · "
+            a href={ "/login?lang=" (l) } { (t(lang, "sign_in")) }
+        }
+    }
+}
+
+/// Each grid filled by its area (grey outside any area), titled by its officer.
+fn area_shapes(grids: &[PublicGrid]) -> Vec<Shape<'_>> {
+    let mut areas: Vec<&str> = grids.iter().filter_map(|g| g.area.as_deref()).collect();
     areas.sort_unstable();
     areas.dedup();
-    let shapes: Vec<Shape<'_>> = map
-        .grids
+    grids
         .iter()
         .map(|g| Shape {
             code: &g.code,
@@ -133,98 +195,69 @@ pub fn render_map(map: &PublicMap, lang: Lang) -> String {
                 ),
             title: format!("{} {}", g.code, g.officer.as_deref().unwrap_or("")),
         })
-        .collect();
-    let (width, height) = (800.0, 600.0);
-    let svg = draw(&shapes, width, height);
-    let mut rows = String::new();
-    for g in &map.grids {
-        let key: Vec<String> = g
-            .key_industries
-            .iter()
-            .map(|(industry, n)| format!("{} {n}", t(lang, industry)))
-            .collect();
-        let _ = write!(
-            rows,
-            "<tr data-grid=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&g.code),
-            escape(&g.code),
-            escape(g.officer.as_deref().unwrap_or("—")),
-            escape(&g.partners.join("、")),
-            escape(g.area.as_deref().unwrap_or("—")),
-            escape(g.deputy.as_deref().unwrap_or("—")),
-            escape(&if key.is_empty() {
-                t(lang, "none").to_owned()
-            } else {
-                key.join("，")
-            }),
-            escape(&if g.key_markets.is_empty() {
-                t(lang, "none").to_owned()
-            } else {
-                g.key_markets.join("、")
-            }),
-        );
-    }
-    let other = if lang == Lang::Zh {
-        "?lang=en"
-    } else {
-        "?lang=zh"
-    };
-    let body = if map.grids.is_empty() {
-        format!("<p>{}</p>", t(lang, "no_plan"))
-    } else {
-        format!(
-            "<svg viewBox=\"0 0 {width} {height}\" width=\"100%\" role=\"img\" aria-label=\"{title}\">{svg}</svg>\
-             <table><thead><tr><th>{grid}</th><th>{officer}</th><th>{partners}</th><th>{area}</th><th>{deputy}</th><th>{key}</th><th>{markets}</th></tr></thead><tbody>{rows}</tbody></table>",
-            title = t(lang, "map_title"),
-            grid = t(lang, "grid"),
-            officer = t(lang, "officer"),
-            partners = t(lang, "partners"),
-            area = t(lang, "area"),
-            deputy = t(lang, "deputy"),
-            key = t(lang, "key_industries"),
-            markets = t(lang, "key_markets"),
-        )
-    };
-    let links = format!(
-        "<nav><a href=\"{other}\">{switch}</a> · <a href=\"/officer?lang={l}\">{officer}</a> · \
-         <a href=\"/head?lang={l}\">{head}</a> · <a href=\"/manager?lang={l}\">{manager}</a> · \
-         <a href=\"/login?lang={l}\">{sign_in}</a></nav>",
-        l = if lang == Lang::En { "en" } else { "zh" },
-        switch = t(lang, "switch"),
-        officer = t(lang, "officer_page"),
-        head = t(lang, "head_page"),
-        manager = t(lang, "manager_page"),
-        sign_in = t(lang, "sign_in"),
-    );
-    document(
-        lang,
-        &format!("{} · {}", t(lang, "map_title"), map.name),
-        &format!(
-            "{links}<h1>{title}</h1><p>{name} · {plan} {version}</p>{body}",
-            title = t(lang, "map_title"),
-            name = escape(&map.name),
-            plan = t(lang, "plan"),
-            version = map.plan_version.map_or_else(String::new, |v| v.to_string()),
-        ),
-        "60rem",
-    )
-    .0
+        .collect()
 }
 
+/// Who is responsible for each grid, and its key businesses and markets.
+fn responsibility_table(grids: &[PublicGrid], lang: Lang) -> Markup {
+    let or_none = |list: Vec<String>, sep: &str| {
+        if list.is_empty() {
+            t(lang, "none").to_owned()
+        } else {
+            list.join(sep)
+        }
+    };
+    html! {
+        table {
+            thead { tr {
+                @for key in ["grid", "officer", "partners", "area", "deputy", "key_industries", "key_markets"] {
+                    th { (t(lang, key)) }
+                }
+            } }
+            tbody {
+                @for g in grids {
+                    @let industries = g
+                        .key_industries
+                        .iter()
+                        .map(|(industry, n)| format!("{} {n}", t(lang, industry)))
+                        .collect();
+                    tr data-grid=(g.code) {
+                        td { (g.code) }
+                        td { (g.officer.as_deref().unwrap_or("—")) }
+                        td { (g.partners.join("、")) }
+                        td { (g.area.as_deref().unwrap_or("—")) }
+                        td { (g.deputy.as_deref().unwrap_or("—")) }
+                        td { (or_none(industries, "，")) }
+                        td { (or_none(g.key_markets.clone(), "、")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The style every page shares after its width: plain CSS, no markup to escape.
+const STYLE: &str = "table{border-collapse:collapse;width:100%;margin-top:.6rem}\
+     td,th{border:1px solid #ccc;padding:.25rem;text-align:left}li{margin:.4rem 0}fieldset{margin:.4rem 0}\
+     label{margin-right:.6rem}.late{color:#a00}tr.total{font-weight:bold}nav{float:right}\
+     .legend span{padding:0 .5rem;margin-right:.2rem}input,select,textarea,button{font-size:1rem}";
+
 /// A page: the document head every page shares, the body, and its widest width.
-pub fn document(lang: Lang, title: &str, body: &str, max_width: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
-         <link rel=\"icon\" href=\"data:,\">\
-         <style>body{{font-family:sans-serif;margin:.6rem;max-width:{max_width}}}table{{border-collapse:collapse;width:100%;margin-top:.6rem}}\
-         td,th{{border:1px solid #ccc;padding:.25rem;text-align:left}}li{{margin:.4rem 0}}fieldset{{margin:.4rem 0}}\
-         label{{margin-right:.6rem}}.late{{color:#a00}}tr.total{{font-weight:bold}}nav{{float:right}}\
-         .legend span{{padding:0 .5rem;margin-right:.2rem}}input,select,textarea,button{{font-size:1rem}}</style></head>\
-         <body>{body}</body></html>",
-        code = lang.code(),
-        title = escape(title),
-    ))
+pub fn document(lang: Lang, title: &str, body: Markup, max_width: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                link rel="icon" href="data:,";
+                // STYLE is a constant of plain CSS, already safe to write as it is.
+                style { "body{font-family:sans-serif;margin:.6rem;max-width:" (max_width) "}" (PreEscaped(STYLE)) }
+            }
+            body { (body) }
+        }
+    }
 }
 
 /// Text made safe inside a URL's path segment or query value.
