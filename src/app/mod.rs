@@ -2,6 +2,7 @@
 //! transaction so that it happens whole or not at all.
 
 pub mod access;
+pub mod accounts;
 mod businesses;
 pub mod clock;
 pub mod demo;

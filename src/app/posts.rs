@@ -1,5 +1,6 @@
-//! Assigning posts for the grid plan in force: areas, groups, A-posts kept where the rules
-//! and the balance allow, rotated where they must, written as post history.
+//! Posts and the roster: assigning posts for the grid plan in force (areas, groups, A-posts
+//! kept where the rules and the balance allow, rotated where they must, written as post
+//! history), and adding or changing an officer on a region's roster.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,9 +9,12 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::App;
+use super::access::Caller;
 use super::grids::region_graph;
+use super::{App, AppError};
+use crate::domain::access::Action;
 use crate::domain::assign::{GridInfo, assign, keep_existing};
+use crate::domain::entity::Officer;
 use crate::spatial::crs::Crs;
 
 /// What an assignment run did.
@@ -186,6 +190,45 @@ impl App {
                 loads.iter().sum::<f64>() / loads.len() as f64
             },
             gaps: structure.gaps,
+        })
+    }
+}
+
+impl App {
+    /// Adds or changes an officer on a region's roster; audited with before and after.
+    pub fn save_officer(
+        &self,
+        caller: &Caller,
+        region_code: &str,
+        officer: &Officer,
+    ) -> Result<(), AppError> {
+        self.require(caller, Action::ManageGrids)?;
+        if officer.id.trim().is_empty() || officer.name.trim().is_empty() {
+            return Err(AppError::Invalid("id and name: must not be empty".into()));
+        }
+        if !(officer.hours_per_month.is_finite() && officer.hours_per_month >= 0.0) {
+            return Err(AppError::Invalid(
+                "hours_per_month: a number of hours, not negative".into(),
+            ));
+        }
+        let at = self.clock.stamp();
+        let mut store = self.open_store()?;
+        store.write(|db| -> Result<(), AppError> {
+            if !db.region_codes()?.iter().any(|r| r == region_code) {
+                return Err(
+                    crate::store::StoreError::NotFound(format!("region '{region_code}'")).into(),
+                );
+            }
+            let before = db.officers(None)?.into_iter().find(|o| o.id == officer.id);
+            db.upsert_officer(region_code, officer)?;
+            db.audit(
+                &at,
+                &caller.username,
+                "officer saved",
+                &officer.id,
+                &serde_json::json!({ "before": before, "after": officer }),
+            )?;
+            Ok(())
         })
     }
 }

@@ -1,23 +1,22 @@
-//! The service's use cases: accounts and sessions, who may see and change what, recording a
-//! visit in full (idempotent, one transaction), photos, campaigns, and the roster.
+//! The service's use cases: recording a visit in full (idempotent, one transaction), photos,
+//! campaigns and draws. (Accounts and sessions are in `accounts`, the roster in `posts`.)
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use rand::RngExt;
 use serde::Serialize;
 use sha2::Digest;
 
 pub use super::access::Caller;
 use super::businesses::reclassify_in;
 use super::{App, AppError};
-use crate::domain::access::{Action, UserRole};
+use crate::domain::access::Action;
 use crate::domain::campaign::Campaign;
-use crate::domain::entity::{EntityId, Officer, Outcome, Violation};
+use crate::domain::entity::{EntityId, Outcome, Violation};
 use crate::domain::inspection::{Rectification, Visit, check_visit};
 use crate::store::Touched;
-use crate::store::{BusinessFilter, Db, ExtraLink, NewVisit, StoredResponse, UserRow};
+use crate::store::{BusinessFilter, Db, ExtraLink, NewVisit, StoredResponse};
 
 /// A visit checked as far as it can be without the database, with what it writes already
 /// written as text (see [`App::record_visit`]).
@@ -64,14 +63,6 @@ struct PreparedVisit {
     audited_visit: String,
 }
 
-/// A fresh login.
-#[derive(Debug, Clone, Serialize)]
-pub struct Login {
-    pub token: String,
-    pub expires_at: String,
-    pub user: UserRow,
-}
-
 /// SHA-256 of bytes, lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&sha2::Sha256::digest(bytes))
@@ -88,23 +79,6 @@ pub fn hex(bytes: &[u8]) -> String {
         text.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     text
-}
-
-fn hash_password(password: &str) -> Result<String, AppError> {
-    use argon2::PasswordHasher;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| AppError::Invalid(format!("password: {e}")))
-}
-
-fn verify_password(password: &str, stored: &str) -> bool {
-    use argon2::PasswordVerifier;
-    argon2::password_hash::phc::PasswordHash::new(stored).is_ok_and(|hash| {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
-    })
 }
 
 /// What recording a visit did. Its fields are in the order of their names, the order in
@@ -127,146 +101,6 @@ impl App {
             let mut dir = self.db_path.clone().into_os_string();
             dir.push(".data");
             PathBuf::from(dir)
-        })
-    }
-
-    /// Adds an account. Officers must be linked to an officer on the roster.
-    pub fn add_user(
-        &self,
-        username: &str,
-        password: &str,
-        role: UserRole,
-        officer_id: Option<&str>,
-        actor: &str,
-    ) -> Result<i64, AppError> {
-        let username = username.trim();
-        if username.is_empty() {
-            return Err(AppError::Invalid("username: must not be empty".into()));
-        }
-        if password.chars().count() < 8 {
-            return Err(AppError::Invalid("password: at least 8 characters".into()));
-        }
-        if role == UserRole::Officer && officer_id.is_none() {
-            return Err(AppError::Invalid(
-                "officer_id: an officer account must name the officer on the roster".into(),
-            ));
-        }
-        let hash = hash_password(password)?;
-        let at = self.clock.stamp();
-        let mut store = self.open_store()?;
-        store.write(|db| -> Result<i64, AppError> {
-            if let Some(o) = officer_id
-                && !db.officers(None)?.iter().any(|x| x.id == o)
-            {
-                return Err(AppError::Invalid(format!(
-                    "officer_id: '{o}' is not on the roster"
-                )));
-            }
-            let id = db.insert_user(username, &hash, role.as_str(), officer_id, &at)?;
-            db.audit(
-                &at,
-                actor,
-                "user added",
-                username,
-                &serde_json::json!({ "after": { "role": role, "officer_id": officer_id } }),
-            )?;
-            Ok(id)
-        })
-    }
-
-    /// Signs in: a random bearer token, kept in the store only as its hash.
-    pub fn login(&self, username: &str, password: &str) -> Result<Login, AppError> {
-        let mut store = self.open_store()?;
-        let found = store.read().user_by_name(username.trim())?;
-        let Some((user, hash)) = found.filter(|(u, _)| !u.disabled) else {
-            // Spend the same time as a real check, so a name cannot be probed.
-            let _ = verify_password(password, DUMMY_HASH);
-            return Err(AppError::Unauthorized("wrong username or password".into()));
-        };
-        if !verify_password(password, &hash) {
-            return Err(AppError::Unauthorized("wrong username or password".into()));
-        }
-        let mut bytes = [0u8; 32];
-        rand::rng().fill(&mut bytes);
-        let token = hex(&bytes);
-        let now = self.clock.now_utc();
-        let expires = now + chrono::Duration::hours(i64::from(self.token_hours.max(1)));
-        let (at, expires_at) = (stamp(now), stamp(expires));
-        // A new session changes nothing a view kept in memory shows.
-        store.write_touching(|db| -> Result<((), Touched), AppError> {
-            db.insert_session(&sha256_hex(token.as_bytes()), user.id, &at, &expires_at)?;
-            db.audit(
-                &at,
-                &user.username,
-                "login",
-                &user.username,
-                &serde_json::json!({}),
-            )?;
-            Ok(((), Touched::Nothing))
-        })?;
-        Ok(Login {
-            token,
-            expires_at,
-            user,
-        })
-    }
-
-    /// The caller a bearer token stands for, if it is live.
-    pub fn caller(&self, token: &str) -> Result<Caller, AppError> {
-        if let Some(caller) = self.kept_caller(token) {
-            return Ok(caller);
-        }
-        let now = stamp(self.clock.now_utc());
-        let hash = sha256_hex(token.as_bytes());
-        // Read before the session: a write after this makes what is kept stale.
-        let global = self.connections.generation(&self.db_path, "").global;
-        let (user, expires_at) = self
-            .open_store()?
-            .read()
-            .session_user(&hash, &now)?
-            .ok_or_else(|| {
-                AppError::Unauthorized("the token is unknown, expired or revoked".into())
-            })?;
-        let role = user
-            .role
-            .parse()
-            .map_err(|e: String| AppError::Invalid(format!("stored role: {e}")))?;
-        let caller = Caller {
-            user_id: user.id,
-            username: user.username,
-            role,
-            officer_id: user.officer_id,
-        };
-        self.views
-            .keep_session(hash, caller.clone(), expires_at, global);
-        Ok(caller)
-    }
-
-    /// The caller of a token as kept in memory, if the session is still live and nothing
-    /// has been written since that could have changed it (a logout, a disabled user); no
-    /// store read.
-    pub fn kept_caller(&self, token: &str) -> Option<Caller> {
-        let global = self.connections.generation(&self.db_path, "").global;
-        self.views.session(
-            &sha256_hex(token.as_bytes()),
-            global,
-            &stamp(self.clock.now_utc()),
-        )
-    }
-
-    pub fn logout(&self, token: &str, caller: &Caller) -> Result<(), AppError> {
-        let at = self.clock.stamp();
-        let mut store = self.open_store()?;
-        store.write(|db| -> Result<(), AppError> {
-            db.revoke_session(&sha256_hex(token.as_bytes()), &at)?;
-            db.audit(
-                &at,
-                &caller.username,
-                "logout",
-                &caller.username,
-                &serde_json::json!({}),
-            )?;
-            Ok(())
         })
     }
 
@@ -722,43 +556,6 @@ impl App {
             Ok(summary)
         })
     }
-
-    /// Adds or changes an officer on a region's roster; audited with before and after.
-    pub fn save_officer(
-        &self,
-        caller: &Caller,
-        region_code: &str,
-        officer: &Officer,
-    ) -> Result<(), AppError> {
-        self.require(caller, Action::ManageGrids)?;
-        if officer.id.trim().is_empty() || officer.name.trim().is_empty() {
-            return Err(AppError::Invalid("id and name: must not be empty".into()));
-        }
-        if !(officer.hours_per_month.is_finite() && officer.hours_per_month >= 0.0) {
-            return Err(AppError::Invalid(
-                "hours_per_month: a number of hours, not negative".into(),
-            ));
-        }
-        let at = self.clock.stamp();
-        let mut store = self.open_store()?;
-        store.write(|db| -> Result<(), AppError> {
-            if !db.region_codes()?.iter().any(|r| r == region_code) {
-                return Err(
-                    crate::store::StoreError::NotFound(format!("region '{region_code}'")).into(),
-                );
-            }
-            let before = db.officers(None)?.into_iter().find(|o| o.id == officer.id);
-            db.upsert_officer(region_code, officer)?;
-            db.audit(
-                &at,
-                &caller.username,
-                "officer saved",
-                &officer.id,
-                &serde_json::json!({ "before": before, "after": officer }),
-            )?;
-            Ok(())
-        })
-    }
 }
 
 /// The targeted visit a complaint asks for: from its day (or today) to the deadline.
@@ -768,13 +565,6 @@ pub(super) fn targeted_window(date: NaiveDate, deadline_days: u32) -> (NaiveDate
         .unwrap_or(date);
     (date, due)
 }
-
-fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// A valid argon2 hash of nothing anyone can type, checked against when a name is unknown.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0dDQ9t6yDDN0F2cA8e2Zb6zlEk1PY3r1WtLWeQCk7Dw";
 
 #[cfg(test)]
 mod tests {
