@@ -29,6 +29,9 @@ fn matrix(s: &Service, call: impl Fn(&Caller) -> bool) -> [bool; 4] {
     })
 }
 
+/// A use case's name, its expected matrix, and the call (whether it was allowed).
+type Row<'a> = (&'a str, [bool; 4], Box<dyn Fn(&Caller) -> bool + 'a>);
+
 const ALL: [bool; 4] = [true, true, true, true];
 const NOT_OFFICERS: [bool; 4] = [true, true, true, false];
 const WRITERS: [bool; 4] = [true, true, false, true];
@@ -42,7 +45,7 @@ fn every_work_use_case_for_every_role() {
     let today = date("2027-01-20");
     let q1: Period = "2027-Q1".parse().unwrap();
     let month = (date("2026-12-01"), date("2026-12-31"));
-    let rows: Vec<(&str, [bool; 4], Box<dyn Fn(&Caller) -> bool + '_>)> = vec![
+    let rows: Vec<Row<'_>> = vec![
         // GET /api/officers/{id}/due, .ics (the list), /escalations
         (
             "due_list own",
