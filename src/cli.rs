@@ -461,14 +461,30 @@ pub fn run(cli: Cli) -> Result<()> {
                 _ => None,
             };
             let bytes = match format.as_str() {
-                "csv" => App::coverage_csv(&app.coverage_report(&region, period, by, within)?)
-                    .into_bytes(),
-                "json" => {
-                    serde_json::to_vec_pretty(&app.coverage_report(&region, period, by, within)?)?
-                }
+                "csv" => App::coverage_csv(&app.coverage_report(
+                    &crate::app::access::Caller::command_line("cli"),
+                    &region,
+                    period,
+                    by,
+                    within,
+                )?)
+                .into_bytes(),
+                "json" => serde_json::to_vec_pretty(&app.coverage_report(
+                    &crate::app::access::Caller::command_line("cli"),
+                    &region,
+                    period,
+                    by,
+                    within,
+                )?)?,
                 "xlsx" => {
                     anyhow::ensure!(out.is_some(), "--format xlsx needs --out FILE");
-                    app.coverage_xlsx(&region, period, by, within)?
+                    app.coverage_xlsx(
+                        &crate::app::access::Caller::command_line("cli"),
+                        &region,
+                        period,
+                        by,
+                        within,
+                    )?
                 }
                 other => bail!("--format: '{other}' is not csv, json or xlsx"),
             };
@@ -484,7 +500,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Clears { region } => {
             let region = only_region(&app, region)?;
-            let c = app.clears(&region)?;
+            let c = app.clears(&crate::app::access::Caller::command_line("cli"), &region)?;
             println!("{}", serde_json::to_string_pretty(&c)?);
             let missing = c.units_without_grid.len()
                 + c.units_in_two_grids.len()
@@ -635,6 +651,7 @@ pub fn run(cli: Cli) -> Result<()> {
             ics,
         } => {
             let list = app.due_list(
+                &crate::app::access::Caller::command_line("cli"),
                 &officer,
                 on.unwrap_or_else(|| app.clock.today()),
                 days,
@@ -1004,7 +1021,11 @@ fn demo(
     let (plan, version, written) = app.save_patrol_plan(&region, &request, "demo")?;
     app.approve_plan(&report.region, version, "demo")?;
     let posts = app.assign_posts(&region, start, "demo")?;
-    let replanned = app.replan(&report.region, start)?;
+    let replanned = app.replan(
+        &crate::app::access::Caller::command_line("demo"),
+        &report.region,
+        start,
+    )?;
     eprintln!(
         "demo: {} grids (plan {version}, approved), {written} tasks from {start} to {year}; posts for {} grids ({} gaps); re-planned onto the post holders: {} moved, {} new",
         plan.grids,
@@ -1019,8 +1040,13 @@ fn demo(
             &report.region,
             &crate::app::demo::HistoryOptions::new(start, today),
         )?;
-        let replanned = app.replan(&report.region, today)?;
-        let escalated = app.escalate_overdue(today)?;
+        let replanned = app.replan(
+            &crate::app::access::Caller::command_line("demo"),
+            &report.region,
+            today,
+        )?;
+        let escalated =
+            app.escalate_overdue(&crate::app::access::Caller::command_line("demo"), today)?;
         eprintln!(
             "demo: replayed {start} to {today} in {:.1} s: {} visits ({} late, {} entered the next day), {} missed, {} findings, {} rectification notices, {} bulletins frozen ({} tasks without staff, {} visits refused); re-planned ({} new tasks), {} overdue tasks escalated",
             began.elapsed().as_secs_f64(),

@@ -41,6 +41,17 @@ impl Caller {
             officer_id: None,
         }
     }
+
+    /// The scheduled jobs' caller (nightly re-plan, escalation, snapshots): may do
+    /// everything a job does; the audit log names it `scheduler`.
+    pub fn scheduler() -> Caller {
+        Caller {
+            user_id: 0,
+            username: "scheduler".to_owned(),
+            role: UserRole::Admin,
+            officer_id: None,
+        }
+    }
 }
 
 impl App {

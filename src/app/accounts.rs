@@ -5,10 +5,10 @@ use rand::RngExt;
 use serde::Serialize;
 
 use super::access::Caller;
-use super::pool::Touched;
 use super::service::{hex, sha256_hex};
 use super::{App, AppError};
 use crate::domain::access::UserRole;
+use crate::store::Touched;
 use crate::store::UserRow;
 
 /// A fresh login.

@@ -252,7 +252,9 @@ impl App {
             ] {
                 if period.1 == day && period.0 >= o.from {
                     self.clock = Clock::fixed_on(day.succ_opt().unwrap_or(day));
-                    report.snapshots += self.take_snapshots(kind, period)?.len();
+                    report.snapshots += self
+                        .take_snapshots(&Caller::command_line("demo"), kind, period)?
+                        .len();
                 }
             }
             day = day.succ_opt().unwrap_or(o.to);

@@ -616,12 +616,14 @@ impl super::App {
     /// point, as the shortest route found through those with a position.
     pub fn due_list(
         &self,
+        caller: &super::access::Caller,
         officer_id: &str,
         day: NaiveDate,
         days: u32,
         start: Option<(f64, f64)>,
     ) -> Result<DueList, super::AppError> {
         use crate::domain::schedule::{DueItem, TaskKind, due_list_cmp};
+        self.require_officer(caller, officer_id)?;
         let to = day
             .checked_add_days(chrono::Days::new(u64::from(days.max(1)) - 1))
             .unwrap_or(day);
@@ -692,18 +694,20 @@ impl super::App {
     /// [`Self::due_list`] as the JSON sent, kept in memory until a write could change it.
     pub fn due_json(
         &self,
+        caller: &super::access::Caller,
         officer_id: &str,
         day: NaiveDate,
         days: u32,
         start: Option<(f64, f64)>,
     ) -> Result<std::sync::Arc<super::views::DueJson>, super::AppError> {
+        self.require_officer(caller, officer_id)?;
         let key = super::views::DueKey::new(officer_id, day, days, start);
         // Read before the list: a write after this makes what is kept stale.
         let generation = self.connections.generation(&self.db_path, officer_id);
         if let Some(kept) = self.views.due(&key, generation) {
             return Ok(kept);
         }
-        let list = self.due_list(officer_id, day, days, start)?;
+        let list = self.due_list(caller, officer_id, day, days, start)?;
         let json = serde_json::to_vec(&list)
             .map_err(|e| super::AppError::Io(format!("due list as JSON: {e}")))?;
         let made = std::sync::Arc::new(super::views::DueJson::new(json, generation));
@@ -714,14 +718,16 @@ impl super::App {
     /// The kept due list, if nothing written since could have changed it; no store read.
     pub fn kept_due_json(
         &self,
+        caller: &super::access::Caller,
         officer_id: &str,
         day: NaiveDate,
         days: u32,
         start: Option<(f64, f64)>,
-    ) -> Option<std::sync::Arc<super::views::DueJson>> {
+    ) -> Result<Option<std::sync::Arc<super::views::DueJson>>, super::AppError> {
+        self.require_officer(caller, officer_id)?;
         let key = super::views::DueKey::new(officer_id, day, days, start);
         let generation = self.connections.generation(&self.db_path, officer_id);
-        self.views.due(&key, generation)
+        Ok(self.views.due(&key, generation))
     }
 
     /// An officer's due list as an iCalendar feed: one all-day event per task on its due day.

@@ -3,7 +3,9 @@
 
 use chrono::NaiveDate;
 
+use super::access::Caller;
 use super::{App, AppError};
+use crate::domain::access::Action;
 use crate::domain::report::{Breakdown, CoverageRow, Period, TaskFact, coverage};
 use crate::store::Clears;
 
@@ -148,11 +150,13 @@ impl App {
     /// an officer's businesses).
     pub fn coverage_report(
         &self,
+        caller: &Caller,
         region: &str,
         period: Period,
         by: Breakdown,
         within: Option<(Breakdown, &str)>,
     ) -> Result<Vec<CoverageRow>, AppError> {
+        self.require(caller, Action::ReadReports)?;
         let store = self.open_store()?;
         let db = store.read();
         let facts = self.facts(&db, region, period, within)?;
@@ -222,18 +226,20 @@ impl App {
     /// first), Chinese headers.
     pub fn coverage_xlsx(
         &self,
+        caller: &Caller,
         region: &str,
         period: Period,
         first: Breakdown,
         within: Option<(Breakdown, &str)>,
     ) -> Result<Vec<u8>, AppError> {
         use rust_xlsxwriter::{Format, Workbook};
+        self.require(caller, Action::ReadReports)?;
         let mut book = Workbook::new();
         let bold = Format::new().set_bold();
         let order =
             std::iter::once(first).chain(Breakdown::ALL.into_iter().filter(|b| *b != first));
         for by in order {
-            let rows = self.coverage_report(region, period, by, within)?;
+            let rows = self.coverage_report(caller, region, period, by, within)?;
             let sheet = book.add_worksheet();
             let xl = |e: rust_xlsxwriter::XlsxError| AppError::Io(format!("excel: {e}"));
             sheet.set_name(breakdown_label(by)).map_err(xl)?;
@@ -258,7 +264,8 @@ impl App {
     }
 
     /// The three clears of a region.
-    pub fn clears(&self, region: &str) -> Result<Clears, AppError> {
+    pub fn clears(&self, caller: &Caller, region: &str) -> Result<Clears, AppError> {
+        self.require(caller, Action::ReadReports)?;
         let store = self.open_store()?;
         if !store.read().region_codes()?.iter().any(|r| r == region) {
             return Err(crate::store::StoreError::NotFound(format!("region '{region}'")).into());
@@ -290,11 +297,13 @@ impl App {
     /// weights, graded, vetoes applied.
     pub fn assessment(
         &self,
+        caller: &Caller,
         region: &str,
         year: i32,
         by: Breakdown,
     ) -> Result<Vec<AssessmentLine>, AppError> {
         use crate::domain::assessment::{grade, score, year_score};
+        self.require(caller, Action::ReadReports)?;
         if !matches!(by, Breakdown::Grid | Breakdown::Officer | Breakdown::Area) {
             return Err(AppError::Invalid(
                 "by: grids, officers or areas are assessed".into(),
@@ -307,12 +316,12 @@ impl App {
         for q in 1..=4 {
             let period: Period = format!("{year}-Q{q}").parse().map_err(AppError::Invalid)?;
             quarters.push(if period.to < today {
-                Some(self.coverage_report(region, period, by, None)?)
+                Some(self.coverage_report(caller, region, period, by, None)?)
             } else {
                 None
             });
         }
-        let year_rows = self.coverage_report(region, year_period, by, None)?;
+        let year_rows = self.coverage_report(caller, region, year_period, by, None)?;
         let vetoes = self.open_store()?.read().vetoes(region, year)?;
         Ok(year_rows
             .iter()
@@ -345,13 +354,13 @@ impl App {
     /// assessment is unqualified whatever the score. Audited.
     pub fn set_veto(
         &self,
-        caller: &super::service::Caller,
+        caller: &Caller,
         region: &str,
         subject: &str,
         year: i32,
         reason: &str,
     ) -> Result<i64, AppError> {
-        self.require(caller, crate::domain::access::Action::ManageInspections)?;
+        self.require(caller, Action::ManageInspections)?;
         if reason.trim().is_empty() {
             return Err(AppError::Invalid(
                 "reason: a veto needs a written reason".into(),
@@ -381,7 +390,13 @@ impl App {
     }
 
     /// Rankings of grids and officers over a period, as a bulletin names them.
-    pub fn rankings(&self, region: &str, period: Period) -> Result<serde_json::Value, AppError> {
+    pub fn rankings(
+        &self,
+        caller: &Caller,
+        region: &str,
+        period: Period,
+    ) -> Result<serde_json::Value, AppError> {
+        self.require(caller, Action::ReadReports)?;
         let store = self.open_store()?;
         self.rankings_in(&store.read(), region, period)
     }
@@ -422,7 +437,13 @@ pub struct TrendPoint {
 impl App {
     /// Coverage month by month over the `months` months ending with today's, from one
     /// read of the facts.
-    pub fn coverage_trend(&self, region: &str, months: u32) -> Result<Vec<TrendPoint>, AppError> {
+    pub fn coverage_trend(
+        &self,
+        caller: &Caller,
+        region: &str,
+        months: u32,
+    ) -> Result<Vec<TrendPoint>, AppError> {
+        self.require(caller, Action::ReadReports)?;
         let (this_month, _) = super::schedule::month_of(self.clock.today());
         let firsts: Vec<NaiveDate> = (0..months)
             .rev()
@@ -477,9 +498,11 @@ impl App {
     /// and last day and its body (figures and rankings).
     pub fn latest_bulletin(
         &self,
+        caller: &Caller,
         kind: &str,
         region: &str,
     ) -> Result<Option<(NaiveDate, NaiveDate, serde_json::Value)>, AppError> {
+        self.require(caller, Action::ReadReports)?;
         Ok(self.open_store()?.read().latest_snapshot(kind, region)?)
     }
 }

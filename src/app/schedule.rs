@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
+use super::access::Caller;
 use super::{App, AppError};
+use crate::domain::access::Action;
 use crate::domain::policy::RiskClass;
 use crate::domain::schedule::{Window, obligations, spread_due_dates_onto};
 use crate::store::{BusinessFilter, Escalation, NewTask, OpenTask, OpenTaskCursor, PeriodStats};
@@ -46,7 +48,13 @@ impl App {
     /// cancelled, and owed visits no open task covers get new tasks, dated onto each
     /// officer's least loaded days. Running it twice the same day changes nothing the
     /// second time.
-    pub fn replan(&self, region_code: &str, today: NaiveDate) -> Result<ReplanReport, AppError> {
+    pub fn replan(
+        &self,
+        caller: &Caller,
+        region_code: &str,
+        today: NaiveDate,
+    ) -> Result<ReplanReport, AppError> {
+        self.require(caller, Action::ManageGrids)?;
         let horizon = u64::from(self.policy.plan_horizon_days.max(1));
         let to = today
             .checked_add_days(chrono::Days::new(horizon - 1))
@@ -237,10 +245,10 @@ impl App {
             if report.moved + report.cancelled + report.created + report.window_starts_set > 0 {
                 db.audit(
                     &at,
-                    "system",
+                    &caller.username,
                     "re-planned",
                     region_code,
-                    &serde_json::to_value(&report).unwrap_or_default(),
+                    &super::service::json_value("re-plan report", &report)?,
                 )?;
             }
             Ok(report)
@@ -249,7 +257,12 @@ impl App {
 
     /// Escalates every open task more than the policy's grace past its deadline to the
     /// deputy of its grid's area (or the chief), once; audited task by task.
-    pub fn escalate_overdue(&self, today: NaiveDate) -> Result<Vec<Escalation>, AppError> {
+    pub fn escalate_overdue(
+        &self,
+        caller: &Caller,
+        today: NaiveDate,
+    ) -> Result<Vec<Escalation>, AppError> {
+        self.require(caller, Action::ManageInspections)?;
         let grace = chrono::Days::new(u64::from(self.policy.escalate_after_days));
         let cutoff = today.checked_sub_days(grace).unwrap_or(today);
         let at = self.clock.stamp();
@@ -259,10 +272,10 @@ impl App {
             for e in &escalated {
                 db.audit(
                     &at,
-                    "system",
+                    &caller.username,
                     "task escalated",
                     &e.entity_id,
-                    &serde_json::to_value(e).unwrap_or_default(),
+                    &super::service::json_value("escalation", e)?,
                 )?;
             }
             Ok(escalated)
@@ -273,9 +286,11 @@ impl App {
     /// a period already frozen is left as it was. Returns the regions newly frozen.
     pub fn take_snapshots(
         &self,
+        caller: &Caller,
         kind: &str,
         period: (NaiveDate, NaiveDate),
     ) -> Result<Vec<String>, AppError> {
+        self.require(caller, Action::ManageInspections)?;
         let at = self.clock.stamp();
         let mut store = self.open_store()?;
         let mut taken = Vec::new();
@@ -287,7 +302,7 @@ impl App {
             // only storing them takes the write lock.
             let body = store.read_consistent(|db| -> Result<_, AppError> {
                 let stats = db.period_stats(&region, period.0, period.1)?;
-                let mut body = serde_json::to_value(&stats).unwrap_or_default();
+                let mut body = super::service::json_value("period figures", &stats)?;
                 // The bulletin's rankings of grids and officers, frozen with the figures.
                 body["rankings"] = self.rankings_in(
                     &db,
@@ -309,28 +324,42 @@ impl App {
     /// Every task of a business, any status.
     pub fn tasks_for_entity(
         &self,
+        caller: &Caller,
         entity_id: &str,
     ) -> Result<Vec<crate::store::TaskRow>, AppError> {
+        self.require_entity(caller, entity_id, Action::Read)?;
         Ok(self.open_store()?.read().tasks_for_entity(entity_id)?)
     }
 
     /// Open tasks escalated to an officer (a deputy's late list).
-    pub fn escalated_to(&self, officer_id: &str) -> Result<Vec<Escalation>, AppError> {
+    pub fn escalated_to(
+        &self,
+        caller: &Caller,
+        officer_id: &str,
+    ) -> Result<Vec<Escalation>, AppError> {
+        self.require_officer(caller, officer_id)?;
         Ok(self.open_store()?.read().escalated_to(officer_id)?)
     }
 
     /// A region's areas, their deputies and grids.
-    pub fn areas(&self, region_code: &str) -> Result<Vec<crate::store::AreaRow>, AppError> {
+    pub fn areas(
+        &self,
+        caller: &Caller,
+        region_code: &str,
+    ) -> Result<Vec<crate::store::AreaRow>, AppError> {
+        self.require(caller, Action::Read)?;
         Ok(self.open_store()?.read().areas(region_code)?)
     }
 
     /// A frozen snapshot as stored: the figures and the bulletin's rankings.
     pub fn bulletin(
         &self,
+        caller: &Caller,
         kind: &str,
         region_code: &str,
         period_start: NaiveDate,
     ) -> Result<serde_json::Value, AppError> {
+        self.require(caller, Action::ReadReports)?;
         self.open_store()?
             .read()
             .snapshot(kind, region_code, period_start)?
@@ -345,10 +374,12 @@ impl App {
     /// A frozen snapshot's figures.
     pub fn snapshot(
         &self,
+        caller: &Caller,
         kind: &str,
         region_code: &str,
         period_start: NaiveDate,
     ) -> Result<Option<PeriodStats>, AppError> {
+        self.require(caller, Action::ReadReports)?;
         let body = self
             .open_store()?
             .read()

@@ -81,9 +81,41 @@ pub fn hex(bytes: &[u8]) -> String {
     text
 }
 
+/// The answer to a recorded visit: its status (201, or the first answer's for a retried
+/// idempotency key), what it did, and that as the JSON text the API sends (written once,
+/// for the answer, the audit entry and the idempotency record).
+#[derive(Debug, Clone)]
+pub struct RecordedVisit {
+    pub status: u16,
+    pub report: VisitReport,
+    pub json: String,
+}
+
+/// What the writer answers: a retried key's stored answer comes as text only.
+struct WrittenVisit {
+    status: u16,
+    report: Option<VisitReport>,
+    json: String,
+}
+
+impl WrittenVisit {
+    fn read(self) -> Result<RecordedVisit, AppError> {
+        let report = match self.report {
+            Some(report) => report,
+            None => serde_json::from_str(&self.json)
+                .map_err(|e| AppError::Io(format!("stored visit answer: {e}")))?,
+        };
+        Ok(RecordedVisit {
+            status: self.status,
+            report,
+            json: self.json,
+        })
+    }
+}
+
 /// What recording a visit did. Its fields are in the order of their names, the order in
 /// which answers and audit entries have always carried them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct VisitReport {
     pub class: Option<String>,
     pub closed_tasks: Vec<i64>,
@@ -106,7 +138,13 @@ impl App {
 
     /// Stores a photo under the data directory, named by its SHA-256; the same bytes twice
     /// are one file. Returns the hash.
-    pub fn store_photo(&self, bytes: &[u8], content_type: &str) -> Result<String, AppError> {
+    pub fn store_photo(
+        &self,
+        caller: &Caller,
+        bytes: &[u8],
+        content_type: &str,
+    ) -> Result<String, AppError> {
+        self.require(caller, Action::Record)?;
         let sha = sha256_hex(bytes);
         let dir = self.photo_dir().join(&sha[..2]);
         let path = dir.join(&sha);
@@ -126,6 +164,36 @@ impl App {
         Ok(sha)
     }
 
+    /// A stored photo's bytes and content type. An officer sees only photos of visits to
+    /// businesses in their grids.
+    pub fn photo(&self, caller: &Caller, sha: &str) -> Result<(Vec<u8>, String), AppError> {
+        self.require(caller, Action::Read)?;
+        if !crate::domain::inspection::is_sha256(sha) {
+            return Err(AppError::Invalid("sha256: 64 lowercase hex digits".into()));
+        }
+        let store = self.open_store()?;
+        let kind = store
+            .read()
+            .photo_type(sha)?
+            .ok_or_else(|| crate::store::StoreError::NotFound(format!("photo {sha}")))?;
+        if crate::domain::access::grid_scoped(caller.role) {
+            let entities = store.read().photo_entities(sha)?;
+            if !entities
+                .iter()
+                .any(|e| self.require_entity(caller, e, Action::Read).is_ok())
+            {
+                return Err(AppError::Forbidden(
+                    "the photo is not of a business in your grids".into(),
+                ));
+            }
+        }
+        let path = self
+            .photo_path(sha)
+            .ok_or_else(|| AppError::Io(format!("photo {sha} is missing on disk")))?;
+        let bytes = std::fs::read(&path).map_err(|e| AppError::Io(e.to_string()))?;
+        Ok((bytes, kind))
+    }
+
     /// The path of a stored photo.
     pub fn photo_path(&self, sha: &str) -> Option<PathBuf> {
         crate::domain::inspection::is_sha256(sha)
@@ -135,30 +203,16 @@ impl App {
 
     /// Records a visit: checks it, writes the inspection, its findings and photos, closes
     /// every task it satisfies, schedules the follow-up of a rectification notice,
-    /// re-classifies the business, and audits it, all in one transaction. With an
-    /// idempotency key, a retried submit returns the first answer and writes nothing.
-    pub fn record_visit(
-        &self,
-        caller: &Caller,
-        visit: Visit,
-        idempotency: Option<(&str, &[u8])>,
-    ) -> Result<(u16, serde_json::Value), AppError> {
-        let prepared = self.prepare_visit(caller, visit, idempotency)?;
-        let (status, body) = self
-            .open_store()?
-            .write_touching(|db| self.write_visit(&db, &prepared))?;
-        Ok((status, serde_json::from_str(&body).unwrap_or_default()))
-    }
-
-    /// [`App::record_visit`] queued to the writing thread (see [`crate::store::Database`]): the same
-    /// checks and the same transaction, with no thread waiting for it. Answers the status
-    /// and the JSON text of the answer's body.
+    /// re-classifies the business, and audits it, all in one transaction, queued to the
+    /// writing thread (see [`crate::store::Database`]) so no thread waits for the commit. With an
+    /// idempotency key, a retried submit returns the first answer and writes nothing. The
+    /// one way a visit is recorded: the JSON API and the officer page's form both call it.
     pub async fn record_visit_queued(
         self: Arc<Self>,
         caller: &Caller,
         visit: Visit,
         idempotency: Option<(&str, &[u8])>,
-    ) -> Result<(u16, String), AppError> {
+    ) -> Result<RecordedVisit, AppError> {
         // The writing thread only borrows the prepared visit: it is freed here, on the
         // thread that made it, and the writer takes no allocator lock for it.
         let prepared = Arc::new(self.prepare_visit(caller, visit, idempotency)?);
@@ -168,7 +222,23 @@ impl App {
             .queue(&self.db_path, move |db| app.write_visit(&db, &lent))
             .await;
         drop(prepared);
-        answer
+        answer?.read()
+    }
+
+    /// [`App::record_visit_queued`] on the caller's own thread, for the demo's replay: it
+    /// sets the clock for each visit (`&mut self`) and runs outside any runtime, so it
+    /// cannot await the writing thread. The same checks ([`App::prepare_visit`]) and the
+    /// same transaction ([`App::write_visit`]), committed on this thread.
+    pub fn record_visit(
+        &self,
+        caller: &Caller,
+        visit: Visit,
+        idempotency: Option<(&str, &[u8])>,
+    ) -> Result<RecordedVisit, AppError> {
+        let prepared = self.prepare_visit(caller, visit, idempotency)?;
+        self.open_store()?
+            .write_touching(|db| self.write_visit(&db, &prepared))?
+            .read()
     }
 
     /// The checks of a visit that read nothing stored, and everything it writes as text:
@@ -203,16 +273,16 @@ impl App {
             today: self.clock.today(),
             date: visit.visited_at.date(),
             visited_at: visit.visited_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
-            checklist: serde_json::to_string(&(&visit.checklist, &visit.extra_items))
-                .unwrap_or_default(),
-            findings: serde_json::to_string(&visit.findings).unwrap_or_default(),
+            checklist: json_text("checklist", &(&visit.checklist, &visit.extra_items))?,
+            findings: json_text("findings", &visit.findings)?,
             rectification: visit
                 .rectification
                 .as_ref()
-                .map(|r| serde_json::to_string(r).unwrap_or_default()),
+                .map(|r| json_text("rectification", r))
+                .transpose()?,
             // The inspection row is never changed after this: the audit entry names it and
             // carries what the visit decided, not its twelve checklist items again.
-            audited_visit: serde_json::to_string(&AuditedVisit::of(&visit)).unwrap_or_default(),
+            audited_visit: json_text("visit", &AuditedVisit::of(&visit))?,
             visit,
         })
     }
@@ -224,7 +294,7 @@ impl App {
         &self,
         db: &Db<'_>,
         prepared: &PreparedVisit,
-    ) -> Result<((u16, String), Touched), AppError> {
+    ) -> Result<(WrittenVisit, Touched), AppError> {
         let PreparedVisit {
             caller,
             visit,
@@ -274,7 +344,14 @@ impl App {
                     "Idempotency-Key '{key}' was used for a different request"
                 )));
             }
-            return Ok(((stored.status, stored.body), Touched::Nothing));
+            return Ok((
+                WrittenVisit {
+                    status: stored.status,
+                    report: None,
+                    json: stored.body,
+                },
+                Touched::Nothing,
+            ));
         }
         let partner = visit.officers.iter().find(|o| **o != *officer);
         // The tasks this visit satisfies, read once: the visit takes the most urgent
@@ -379,7 +456,7 @@ impl App {
             follow_up_task: follow_up,
             class,
         };
-        let body_text = serde_json::to_string(&report).unwrap_or_default();
+        let body_text = json_text("visit report", &report)?;
         db.audit_text(
             at,
             &caller.username,
@@ -399,15 +476,44 @@ impl App {
                 at,
             )?;
         }
-        Ok(((201, body_text), Touched::Officers(touched)))
+        Ok((
+            WrittenVisit {
+                status: 201,
+                report: Some(report),
+                json: body_text,
+            },
+            Touched::Officers(touched),
+        ))
     }
 
     /// A stored visit in full.
     pub fn visit(&self, caller: &Caller, id: i64) -> Result<serde_json::Value, AppError> {
+        self.require(caller, Action::Read)?;
         let visit = self.open_store()?.read().visit(id)?;
         let entity = visit["entity_id"].as_str().unwrap_or_default().to_owned();
         self.require_entity(caller, &entity, Action::Read)?;
         Ok(visit)
+    }
+
+    /// Every special campaign, with its task count.
+    pub fn campaigns(&self, caller: &Caller) -> Result<Vec<crate::store::CampaignRow>, AppError> {
+        self.require(caller, Action::Read)?;
+        Ok(self.open_store()?.read().campaigns()?)
+    }
+
+    /// The append-only audit log, newest first: `limit` entries (at most 1,000) older than
+    /// the entry `before`.
+    pub fn audit_log(
+        &self,
+        caller: &Caller,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<crate::store::AuditRow>, AppError> {
+        self.require(caller, Action::ReadAudit)?;
+        Ok(self
+            .open_store()?
+            .read()
+            .audit_log(before, limit.min(1000))?)
     }
 
     /// Creates a special campaign and a task for every matching business of the region
@@ -556,6 +662,20 @@ impl App {
             Ok(summary)
         })
     }
+}
+
+/// A value as JSON, for an audit entry or a stored body; a value that cannot be written as
+/// JSON is an error, never an empty entry.
+pub(super) fn json_value<T: Serialize + ?Sized>(
+    what: &str,
+    value: &T,
+) -> Result<serde_json::Value, AppError> {
+    serde_json::to_value(value).map_err(|e| AppError::Io(format!("{what} as JSON: {e}")))
+}
+
+/// [`json_value`] as text.
+pub(super) fn json_text<T: Serialize + ?Sized>(what: &str, value: &T) -> Result<String, AppError> {
+    serde_json::to_string(value).map_err(|e| AppError::Io(format!("{what} as JSON: {e}")))
 }
 
 /// The targeted visit a complaint asks for: from its day (or today) to the deadline.

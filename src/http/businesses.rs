@@ -114,7 +114,7 @@ async fn tasks(
     let id = entity_id(&id)?;
     let tasks = blocking(move || {
         app.require_entity(&auth.caller, id.as_str(), Action::Read)?;
-        app.tasks_for_entity(id.as_str())
+        app.tasks_for_entity(&auth.caller, id.as_str())
     })
     .await?;
     Ok(Json(json!({ "tasks": tasks })))
@@ -186,7 +186,7 @@ async fn complaint(
         });
         let detail = app.record_event(&id, &event, &auth.caller.username)?;
         let tasks: Vec<_> = app
-            .tasks_for_entity(id.as_str())?
+            .tasks_for_entity(&auth.caller, id.as_str())?
             .into_iter()
             .filter(|t| t.kind == "targeted" && t.status == "open")
             .collect();

@@ -24,11 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/campaigns", tag = "campaigns", security(("bearer" = [])),
     responses((status = 200, description = "campaigns")))]
 async fn campaigns(State(app): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
-    let list = blocking(move || {
-        app.require(&auth.caller, Action::Read)?;
-        Ok(app.open_store()?.read().campaigns()?)
-    })
-    .await?;
+    let list = blocking(move || app.campaigns(&auth.caller)).await?;
     Ok(Json(json!({ "campaigns": list })))
 }
 
@@ -49,6 +45,7 @@ async fn create_campaign(
     auth: Auth,
     body: Result<ApiJson<CampaignBody>, ApiError>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // The early refusal, before the body is read; the use case checks the same action.
     auth.app_require(&app, Action::ManageInspections)?;
     let ApiJson(body) = body?;
     let out =
@@ -79,6 +76,7 @@ async fn draw(
     auth: Auth,
     body: Result<ApiJson<DrawBody>, ApiError>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // The early refusal, before the body is read; the use case checks the same action.
     auth.app_require(&app, Action::ManageInspections)?;
     let ApiJson(body) = body?;
     let out = blocking(move || {

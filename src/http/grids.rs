@@ -235,7 +235,7 @@ async fn areas(
 ) -> Result<Json<Value>, ApiError> {
     let areas = blocking(move || {
         app.require(&auth.caller, Action::Read)?;
-        app.areas(&code)
+        app.areas(&auth.caller, &code)
     })
     .await?;
     Ok(Json(json!({ "areas": areas })))

@@ -204,9 +204,10 @@ pub async fn manager_page(
     Path(region): Path<String>,
     Query(q): Query<ReportQuery>,
 ) -> Response {
-    if let Err(e) = reader(&app, auth) {
-        return to_login(e);
-    }
+    let caller = match reader(&app, auth) {
+        Ok(auth) => auth.caller,
+        Err(e) => return to_login(e),
+    };
     let lang = Lang::from_query(q.lang.as_deref());
     let today = app.clock.today();
     let period_text = q
@@ -228,12 +229,17 @@ pub async fn manager_page(
     };
     let (r2, w2) = (region.clone(), within.clone());
     let loaded = blocking(move || {
-        let rows =
-            app.coverage_report(&r2, period, by, w2.as_ref().map(|(b, v)| (*b, v.as_str())))?;
+        let rows = app.coverage_report(
+            &caller,
+            &r2,
+            period,
+            by,
+            w2.as_ref().map(|(b, v)| (*b, v.as_str())),
+        )?;
         let grid_rows = if by == Breakdown::Grid && w2.is_none() {
             rows.clone()
         } else {
-            app.coverage_report(&r2, period, Breakdown::Grid, None)?
+            app.coverage_report(&caller, &r2, period, Breakdown::Grid, None)?
         };
         let (name, plan, officer_names) = {
             let store = app.open_store()?;
@@ -258,8 +264,8 @@ pub async fn manager_page(
             plan,
             grid_rows,
             rows,
-            trend: app.coverage_trend(&r2, TREND_MONTHS)?,
-            bulletin: app.latest_bulletin("month", &r2)?,
+            trend: app.coverage_trend(&caller, &r2, TREND_MONTHS)?,
+            bulletin: app.latest_bulletin(&caller, "month", &r2)?,
             officer_names,
         })
     })

@@ -15,9 +15,7 @@ use super::i18n::{Lang, t};
 use super::{ApiError, AppState, blocking};
 use crate::app::EntityDetail;
 use crate::app::plan::DueList;
-use crate::domain::inspection::{
-    CHECKLIST, ChecklistItem, Finding, ItemResult, Rectification, Visit, Warning,
-};
+use crate::domain::inspection::CHECKLIST;
 
 fn page(lang: Lang, title: &str, body: Markup) -> Markup {
     super::pages::document(lang, title, body, "40rem")
@@ -137,11 +135,12 @@ pub async fn due_page(
         return ApiError::new(StatusCode::FORBIDDEN, "this page is an officer's").into_response();
     };
     let days = q.days.unwrap_or(1).clamp(1, 7);
+    let caller = auth.caller;
     let list = blocking(move || {
         let today = app.clock.today();
-        let ordered = app.due_list(&officer, today, days, None)?;
+        let ordered = app.due_list(&caller, &officer, today, days, None)?;
         let start = ordered.tasks.iter().find_map(|t| t.location);
-        let routed = app.due_list(&officer, today, days, start)?;
+        let routed = app.due_list(&caller, &officer, today, days, start)?;
         Ok((today, routed))
     })
     .await;
@@ -219,7 +218,7 @@ pub async fn business_page(
             .map_err(|e| crate::app::AppError::Invalid(format!("id: {e}")))?;
         let detail = app.entity(&entity)?;
         let me = auth.caller.officer_id.clone().unwrap_or_default();
-        let tasks = app.tasks_for_entity(&id)?;
+        let tasks = app.tasks_for_entity(&auth.caller, &id)?;
         // Whoever shares the business's tasks with the caller (lead or partner).
         let mut partners: Vec<String> = tasks
             .iter()
@@ -372,118 +371,14 @@ pub async fn record_visit(
         Ok(a) => a,
         Err(e) => return to_login(e),
     };
-    match record(app, auth, id, multipart).await {
-        Ok((inspection, same_day)) => Redirect::to(&format!(
-            "/officer?lang={}&recorded={inspection}&same_day={same_day}",
-            q.lang.as_deref().unwrap_or("zh")
+    match super::visits::record_form_visit(app, auth, id, multipart).await {
+        Ok(recorded) => Redirect::to(&format!(
+            "/officer?lang={}&recorded={}&same_day={}",
+            q.lang.as_deref().unwrap_or("zh"),
+            recorded.report.inspection_id,
+            recorded.report.same_day
         ))
         .into_response(),
         Err(e) => e.into_response(),
     }
-}
-
-async fn record(
-    app: AppState,
-    auth: Auth,
-    id: String,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<(i64, bool), ApiError> {
-    auth.app_require(&app, crate::domain::access::Action::Record)?;
-    let mut multipart = multipart
-        .map_err(|e| ApiError::new(e.status(), format!("multipart: {}", e.body_text())))?;
-    let mut fields = std::collections::HashMap::new();
-    let mut photos = Vec::new();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError::new(e.status(), format!("multipart: {}", e.body_text())))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "photo" {
-            photos.extend(super::visits::read_photo(field).await?);
-        } else {
-            let text = field
-                .text()
-                .await
-                .map_err(|e| ApiError::new(e.status(), format!("multipart: {}", e.body_text())))?;
-            fields.insert(name, text);
-        }
-    }
-    let get = |k: &str| fields.get(k).map(String::as_str).unwrap_or("").trim();
-    let me = auth.caller.officer_id.clone().unwrap_or_default();
-    let visited_at = chrono::NaiveDateTime::parse_from_str(get("visited_at"), "%Y-%m-%dT%H:%M")
-        .map_err(|_| ApiError::bad_request("visited_at: a date and time"))?;
-    let mut checklist = Vec::new();
-    for item in CHECKLIST {
-        let result = match get(&format!("item_{item}")) {
-            "pass" => ItemResult::Pass,
-            "fail" => ItemResult::Fail,
-            "not_applicable" => ItemResult::NotApplicable,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "item_{item}: '{other}' is not pass, fail or not_applicable"
-                )));
-            }
-        };
-        checklist.push(ChecklistItem {
-            item: item.to_owned(),
-            result,
-            note: get(&format!("note_{item}")).to_owned(),
-        });
-    }
-    let findings = match get("finding_severity") {
-        "" => Vec::new(),
-        s => vec![Finding {
-            severity: s
-                .parse()
-                .map_err(|e: String| ApiError::bad_request(format!("finding_severity: {e}")))?,
-            note: get("finding_note").to_owned(),
-            case: false,
-        }],
-    };
-    let rectification = match get("rectification") {
-        "" => None,
-        "on_the_spot" => Some(Rectification::OnTheSpot),
-        "notice" => Some(Rectification::Notice {
-            deadline: get("deadline")
-                .parse()
-                .map_err(|_| ApiError::bad_request("deadline: a date"))?,
-        }),
-        other => return Err(ApiError::bad_request(format!("rectification: '{other}'"))),
-    };
-    let warning = match get("warning") {
-        "" => None,
-        "issued" => Some(Warning::Issued),
-        "lifted" => Some(Warning::Lifted),
-        other => return Err(ApiError::bad_request(format!("warning: '{other}'"))),
-    };
-    let key = format!("page-{}", get("key"));
-    let partner = get("partner").to_owned();
-    let caller = auth.caller.clone();
-    let (status, report) = blocking(move || {
-        let mut refs = Vec::new();
-        for (name, bytes, kind) in photos {
-            let sha = app.store_photo(&bytes, kind)?;
-            refs.push(crate::domain::inspection::PhotoRef { sha256: sha, name });
-        }
-        let visit = Visit {
-            entity_id: id,
-            officers: vec![me, partner],
-            visited_at,
-            checklist,
-            findings,
-            rectification,
-            warning,
-            photos: refs,
-            extra_items: Vec::new(),
-        };
-        let body = serde_json::to_vec(&visit).unwrap_or_default();
-        app.record_visit(&caller, visit, Some((&key, &body)))
-    })
-    .await?;
-    let _ = status;
-    Ok((
-        report["inspection_id"].as_i64().unwrap_or(0),
-        report["same_day"].as_bool().unwrap_or(false),
-    ))
 }

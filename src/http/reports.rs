@@ -51,7 +51,6 @@ async fn coverage(
     Query(q): Query<CoverageQuery>,
 ) -> Result<Response, ApiError> {
     use crate::domain::report::{Breakdown, Period};
-    auth.app_require(&app, Action::ReadReports)?;
     let period: Period = q
         .period
         .parse()
@@ -72,6 +71,7 @@ async fn coverage(
         "json" | "csv" => {
             let rows = blocking(move || {
                 app.coverage_report(
+                    &auth.caller,
                     &region,
                     period,
                     by,
@@ -92,6 +92,7 @@ async fn coverage(
         "xlsx" => {
             let bytes = blocking(move || {
                 app.coverage_xlsx(
+                    &auth.caller,
                     &region,
                     period,
                     by,
@@ -129,8 +130,7 @@ async fn clears(
     auth: Auth,
     Path(code): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.app_require(&app, Action::ReadReports)?;
-    let c = blocking(move || app.clears(&code)).await?;
+    let c = blocking(move || app.clears(&auth.caller, &code)).await?;
     let clear = c.units_without_grid.is_empty()
         && c.units_in_two_grids.is_empty()
         && c.grids_without_a_post.is_empty()
@@ -160,13 +160,12 @@ async fn assessment(
     auth: Auth,
     Query(q): Query<AssessmentQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.app_require(&app, Action::ReadReports)?;
     let by: crate::domain::report::Breakdown =
         q.by.as_deref()
             .unwrap_or("grid")
             .parse()
             .map_err(|e: String| ApiError::bad_request(format!("by: {e}")))?;
-    let lines = blocking(move || app.assessment(&q.region, q.year, by)).await?;
+    let lines = blocking(move || app.assessment(&auth.caller, &q.region, q.year, by)).await?;
     Ok(Json(json!({ "assessment": lines })))
 }
 
@@ -189,6 +188,7 @@ async fn veto(
     auth: Auth,
     body: Result<ApiJson<VetoBody>, ApiError>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // The early refusal, before the body is read; the use case checks the same action.
     auth.app_require(&app, Action::ManageInspections)?;
     let ApiJson(body) = body?;
     let id = blocking(move || {
@@ -223,11 +223,10 @@ async fn bulletin(
     auth: Auth,
     Query(q): Query<BulletinQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.app_require(&app, Action::ReadReports)?;
     if !matches!(q.kind.as_str(), "dekad" | "month") {
         return Err(ApiError::bad_request("kind: dekad or month"));
     }
     Ok(Json(
-        blocking(move || app.bulletin(&q.kind, &q.region, q.start)).await?,
+        blocking(move || app.bulletin(&auth.caller, &q.kind, &q.region, q.start)).await?,
     ))
 }

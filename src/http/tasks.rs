@@ -65,20 +65,20 @@ async fn due(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let start = parse_start(q.start.as_deref())?;
-    app.require_officer(&auth.caller, &id)?;
     let on = q.on.unwrap_or_else(|| app.clock.today());
     let days = q.days.unwrap_or(1).min(366);
     // A list kept since the last write that could change it is sent without a store turn.
     // One request computes a list not kept; the others asking for it meanwhile wait for it
     // (holding no store turn) and take what it kept.
-    let list = match app.kept_due_json(&id, on, days, start) {
+    let caller = auth.caller;
+    let list = match app.kept_due_json(&caller, &id, on, days, start)? {
         Some(list) => list,
         None => {
             let turn = app.views.due_turn(&DueKey::new(&id, on, days, start));
             let _held = turn.hold().await;
-            match app.kept_due_json(&id, on, days, start) {
+            match app.kept_due_json(&caller, &id, on, days, start)? {
                 Some(list) => list,
-                None => blocking(move || app.due_json(&id, on, days, start)).await?,
+                None => blocking(move || app.due_json(&caller, &id, on, days, start)).await?,
             }
         }
     };
@@ -143,9 +143,8 @@ async fn due_ics(
     Query(q): Query<DueQuery>,
 ) -> Result<Response, ApiError> {
     let text = blocking(move || {
-        app.require_officer(&auth.caller, &id)?;
         let on = q.on.unwrap_or_else(|| app.clock.today());
-        let list = app.due_list(&id, on, q.days.unwrap_or(30).min(366), None)?;
+        let list = app.due_list(&auth.caller, &id, on, q.days.unwrap_or(30).min(366), None)?;
         Ok(app.due_list_ics(&list))
     })
     .await?;
@@ -164,10 +163,6 @@ async fn escalations(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let list = blocking(move || {
-        app.require_officer(&auth.caller, &id)?;
-        app.escalated_to(&id)
-    })
-    .await?;
+    let list = blocking(move || app.escalated_to(&auth.caller, &id)).await?;
     Ok(Json(json!({ "escalations": list })))
 }

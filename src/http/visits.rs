@@ -1,4 +1,5 @@
-//! Recording visits, reading one back, and photos (uploaded by content hash).
+//! Recording visits (the JSON API, and the officer page's form turned into the same
+//! input), reading one back, and photos (uploaded by content hash).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -10,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::Auth;
 use super::{ApiError, AppState, blocking};
-use crate::domain::access::{Action, grid_scoped};
+use crate::domain::access::Action;
 use crate::domain::inspection::Visit;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -37,6 +38,7 @@ async fn record_visit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    // The early refusal, before the body is read; the use case checks the same action.
     auth.app_require(&app, Action::Record)?;
     let visit: Visit = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
@@ -53,7 +55,7 @@ async fn record_visit(
         })
         .transpose()?;
     // Queued to the writing thread: no thread of the runtime waits for the commit.
-    let (status, report) = app
+    let recorded = app
         .record_visit_queued(
             &auth.caller,
             visit,
@@ -62,11 +64,161 @@ async fn record_visit(
         .await?;
     // The answer's JSON as written once for the audit entry and the idempotency record.
     Ok((
-        StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
+        StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::CREATED),
         [(header::CONTENT_TYPE, "application/json")],
-        report,
+        recorded.json,
     )
         .into_response())
+}
+
+/// Records the visit the officer page's form describes, through the same use case and the
+/// same queued writer as `POST /api/inspections`: its photos are stored first, then the form
+/// becomes the same [`Visit`] the API reads, keyed by the form's own idempotency key (a
+/// form submitted twice records once).
+pub(super) async fn record_form_visit(
+    app: AppState,
+    auth: Auth,
+    entity_id: String,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<crate::app::service::RecordedVisit, ApiError> {
+    // The early refusal, before the body is read; the use case checks the same action.
+    auth.app_require(&app, Action::Record)?;
+    let form = VisitForm::read(multipart).await?;
+    let caller = auth.caller.clone();
+    let (visit, key) = {
+        let app = app.clone();
+        blocking(move || form.into_visit(&app, &caller, entity_id)).await?
+    };
+    let body = serde_json::to_vec(&visit)
+        .map_err(|e| ApiError::from(crate::app::AppError::Io(format!("visit as JSON: {e}"))))?;
+    Ok(app
+        .record_visit_queued(&auth.caller, visit, Some((&key, &body)))
+        .await?)
+}
+
+/// The inspection form's fields and photos, as sent.
+struct VisitForm {
+    fields: std::collections::HashMap<String, String>,
+    photos: Vec<(String, Bytes, &'static str)>,
+}
+
+impl VisitForm {
+    async fn read(
+        multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    ) -> Result<VisitForm, ApiError> {
+        let mut multipart = multipart
+            .map_err(|e| ApiError::new(e.status(), format!("multipart: {}", e.body_text())))?;
+        let mut form = VisitForm {
+            fields: std::collections::HashMap::new(),
+            photos: Vec::new(),
+        };
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| ApiError::new(e.status(), format!("multipart: {}", e.body_text())))?
+        {
+            let name = field.name().unwrap_or_default().to_owned();
+            if name == "photo" {
+                form.photos.extend(read_photo(field).await?);
+            } else {
+                let text = field.text().await.map_err(|e| {
+                    ApiError::new(e.status(), format!("multipart: {}", e.body_text()))
+                })?;
+                form.fields.insert(name, text);
+            }
+        }
+        Ok(form)
+    }
+
+    fn get(&self, name: &str) -> &str {
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or("")
+            .trim()
+    }
+
+    /// The visit the form describes, its photos stored, and its idempotency key (blocking:
+    /// photos are written to disk).
+    fn into_visit(
+        self,
+        app: &crate::app::App,
+        caller: &crate::app::access::Caller,
+        entity_id: String,
+    ) -> Result<(Visit, String), crate::app::AppError> {
+        use crate::app::AppError::Invalid;
+        use crate::domain::inspection::{
+            CHECKLIST, ChecklistItem, Finding, ItemResult, PhotoRef, Rectification, Warning,
+        };
+        let visited_at =
+            chrono::NaiveDateTime::parse_from_str(self.get("visited_at"), "%Y-%m-%dT%H:%M")
+                .map_err(|_| Invalid("visited_at: a date and time".into()))?;
+        let mut checklist = Vec::new();
+        for item in CHECKLIST {
+            let result = match self.get(&format!("item_{item}")) {
+                "pass" => ItemResult::Pass,
+                "fail" => ItemResult::Fail,
+                "not_applicable" => ItemResult::NotApplicable,
+                other => {
+                    return Err(Invalid(format!(
+                        "item_{item}: '{other}' is not pass, fail or not_applicable"
+                    )));
+                }
+            };
+            checklist.push(ChecklistItem {
+                item: item.to_owned(),
+                result,
+                note: self.get(&format!("note_{item}")).to_owned(),
+            });
+        }
+        let findings = match self.get("finding_severity") {
+            "" => Vec::new(),
+            s => vec![Finding {
+                severity: s
+                    .parse()
+                    .map_err(|e: String| Invalid(format!("finding_severity: {e}")))?,
+                note: self.get("finding_note").to_owned(),
+                case: false,
+            }],
+        };
+        let rectification = match self.get("rectification") {
+            "" => None,
+            "on_the_spot" => Some(Rectification::OnTheSpot),
+            "notice" => Some(Rectification::Notice {
+                deadline: self
+                    .get("deadline")
+                    .parse()
+                    .map_err(|_| Invalid("deadline: a date".into()))?,
+            }),
+            other => return Err(Invalid(format!("rectification: '{other}'"))),
+        };
+        let warning = match self.get("warning") {
+            "" => None,
+            "issued" => Some(Warning::Issued),
+            "lifted" => Some(Warning::Lifted),
+            other => return Err(Invalid(format!("warning: '{other}'"))),
+        };
+        let key = format!("page-{}", self.get("key"));
+        let me = caller.officer_id.clone().unwrap_or_default();
+        let partner = self.get("partner").to_owned();
+        let mut photos = Vec::new();
+        for (name, bytes, kind) in self.photos {
+            let sha256 = app.store_photo(caller, &bytes, kind)?;
+            photos.push(PhotoRef { sha256, name });
+        }
+        let visit = Visit {
+            entity_id,
+            officers: vec![me, partner],
+            visited_at,
+            checklist,
+            findings,
+            rectification,
+            warning,
+            photos,
+            extra_items: Vec::new(),
+        };
+        Ok((visit, key))
+    }
 }
 
 /// A recorded visit in full.
@@ -151,7 +303,7 @@ async fn upload_photos(
         stored
             .into_iter()
             .map(|(name, bytes, kind)| {
-                let sha = app.store_photo(&bytes, kind)?;
+                let sha = app.store_photo(&auth.caller, &bytes, kind)?;
                 Ok(json!({ "sha256": sha, "name": name, "bytes": bytes.len(), "content_type": kind }))
             })
             .collect::<Result<Vec<Value>, crate::app::AppError>>()
@@ -168,33 +320,6 @@ async fn photo(
     auth: Auth,
     Path(sha): Path<String>,
 ) -> Result<Response, ApiError> {
-    if !crate::domain::inspection::is_sha256(&sha) {
-        return Err(ApiError::bad_request("sha256: 64 lowercase hex digits"));
-    }
-    let (bytes, kind) = blocking(move || {
-        app.require(&auth.caller, Action::Read)?;
-        let store = app.open_store()?;
-        let kind = store
-            .read()
-            .photo_type(&sha)?
-            .ok_or_else(|| crate::store::StoreError::NotFound(format!("photo {sha}")))?;
-        if grid_scoped(auth.caller.role) {
-            let entities = store.read().photo_entities(&sha)?;
-            if !entities
-                .iter()
-                .any(|e| app.require_entity(&auth.caller, e, Action::Read).is_ok())
-            {
-                return Err(crate::app::AppError::Forbidden(
-                    "the photo is not of a business in your grids".into(),
-                ));
-            }
-        }
-        let path = app
-            .photo_path(&sha)
-            .ok_or_else(|| crate::app::AppError::Io(format!("photo {sha} is missing on disk")))?;
-        let bytes = std::fs::read(&path).map_err(|e| crate::app::AppError::Io(e.to_string()))?;
-        Ok((bytes, kind))
-    })
-    .await?;
+    let (bytes, kind) = blocking(move || app.photo(&auth.caller, &sha)).await?;
     Ok(([(header::CONTENT_TYPE, kind)], bytes).into_response())
 }

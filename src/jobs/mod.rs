@@ -68,14 +68,15 @@ impl Job {
                 let regions = app.open_store()?.read().region_codes()?;
                 let mut reports = Vec::new();
                 for region in regions {
-                    let r = app.replan(&region, day)?;
+                    let r = app.replan(&crate::app::access::Caller::scheduler(), &region, day)?;
                     tracing::info!(job = self.name(), region = %r.region, kept = r.kept, moved = r.moved, cancelled = r.cancelled, created = r.created, unassigned = r.unassigned, "re-planned");
                     reports.push(r);
                 }
                 serde_json::to_value(&reports).unwrap_or_default()
             }
             Job::Escalate => {
-                let escalated = app.escalate_overdue(day)?;
+                let escalated =
+                    app.escalate_overdue(&crate::app::access::Caller::scheduler(), day)?;
                 tracing::info!(
                     job = self.name(),
                     escalated = escalated.len(),
@@ -89,7 +90,8 @@ impl Job {
                 } else {
                     ("month", month_of(yesterday))
                 };
-                let taken = app.take_snapshots(kind, period)?;
+                let taken =
+                    app.take_snapshots(&crate::app::access::Caller::scheduler(), kind, period)?;
                 tracing::info!(job = self.name(), from = %period.0, to = %period.1, regions = taken.len(), "figures frozen");
                 serde_json::json!({ "kind": kind, "from": period.0, "to": period.1, "regions": taken })
             }

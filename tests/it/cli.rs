@@ -141,7 +141,12 @@ fn demo_builds_a_fresh_database_from_the_bundled_region() {
     app.token_hours = 1;
     let plans = app.plans("420102").unwrap();
     assert!(plans.iter().any(|p| p.status == "approved"), "{plans:?}");
-    let clears = app.clears("420102").unwrap();
+    let clears = app
+        .clears(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            "420102",
+        )
+        .unwrap();
     assert!(clears.grids_without_a_post.is_empty(), "{clears:?}");
     assert!(clears.units_without_grid.is_empty());
     let officer = text
@@ -152,6 +157,7 @@ fn demo_builds_a_fresh_database_from_the_bundled_region() {
     let login = app.login("officer", password).unwrap();
     let list = app
         .due_list(
+            &gridpatrol::app::access::Caller::command_line("test"),
             login.user.officer_id.as_deref().unwrap(),
             app.clock.today(),
             30,
@@ -166,7 +172,11 @@ fn demo_builds_a_fresh_database_from_the_bundled_region() {
     let (this_month, _) = gridpatrol::app::schedule::month_of(today);
     let (from, to) = gridpatrol::app::schedule::month_of(this_month.pred_opt().unwrap());
     let (start, end, bulletin) = app
-        .latest_bulletin("month", "420102")
+        .latest_bulletin(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            "month",
+            "420102",
+        )
         .unwrap()
         .expect("last month's bulletin");
     assert_eq!((start, end), (from, to));
@@ -179,6 +189,7 @@ fn demo_builds_a_fresh_database_from_the_bundled_region() {
     );
     let rows = app
         .coverage_report(
+            &gridpatrol::app::access::Caller::command_line("test"),
             "420102",
             gridpatrol::domain::report::Period { from, to },
             gridpatrol::domain::report::Breakdown::Grid,

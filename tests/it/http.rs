@@ -36,7 +36,13 @@ impl Service {
         let t = TestApp::new("2027-01-20");
         let region = TinyRegion::jiangan(400, 5, "2026-12-31", Some(24));
         let (code, version) = region.plan_and_staff(&t.app, 6, "2027-01-01", "2027-12-31");
-        t.app.replan(&code, date("2027-01-20")).unwrap();
+        t.app
+            .replan(
+                &gridpatrol::app::access::Caller::command_line("test"),
+                &code,
+                date("2027-01-20"),
+            )
+            .unwrap();
         let store = Store::open(&t.app.db_path).unwrap();
         let a = store.read().open_posts(&code, version, "A").unwrap();
         let b = store.read().open_posts(&code, version, "B").unwrap();
@@ -867,7 +873,10 @@ async fn a_late_visit_makes_up_the_oldest_missed_window_and_counts_for_its_own()
     let s = Service::new();
     let routine = |app: &gridpatrol::app::App| -> Vec<gridpatrol::store::TaskRow> {
         let mut tasks: Vec<_> = app
-            .tasks_for_entity(&s.own)
+            .tasks_for_entity(
+                &gridpatrol::app::access::Caller::command_line("test"),
+                &s.own,
+            )
             .unwrap()
             .into_iter()
             .filter(|t| t.kind == "routine")
@@ -1561,7 +1570,13 @@ async fn the_three_clears_list_what_is_missing() {
     t.app
         .import_region(region.path(), gridpatrol::spatial::crs::Crs::Wgs84, "test")
         .unwrap();
-    let c = t.app.clears("tiny").unwrap();
+    let c = t
+        .app
+        .clears(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            "tiny",
+        )
+        .unwrap();
     assert_eq!(c.units_without_grid.len(), 2);
     assert_eq!(c.plan_version, None);
 }
@@ -2022,7 +2037,11 @@ async fn the_manager_page_maps_coverage_drills_down_charts_months_and_links_down
     assert_eq!(status, StatusCode::CREATED);
     // A month's bulletin frozen, as the monthly job does.
     s.t.app
-        .take_snapshots("month", (date("2026-12-01"), date("2026-12-31")))
+        .take_snapshots(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            "month",
+            (date("2026-12-01"), date("2026-12-31")),
+        )
         .unwrap();
 
     let page = format!("/manager/{}?period=2027-01&lang=en", s.region);
@@ -2051,7 +2070,14 @@ async fn the_manager_page_maps_coverage_drills_down_charts_months_and_links_down
     let total = rows.last().unwrap();
     assert!(total["done"].as_u64().unwrap() >= 1);
     // The chart's month, read in one go over the year, is the month's report.
-    let trend = s.t.app.coverage_trend(&s.region, 12).unwrap();
+    let trend =
+        s.t.app
+            .coverage_trend(
+                &gridpatrol::app::access::Caller::command_line("test"),
+                &s.region,
+                12,
+            )
+            .unwrap();
     assert_eq!(trend.len(), 12);
     let january = trend.iter().find(|p| p.month == "2027-01").unwrap();
     assert_eq!(
@@ -2587,9 +2613,11 @@ async fn a_visit_confirms_a_stored_class_only_under_its_policy_and_before_its_re
         })
         .expect("a business of G01 the stricter policy classes otherwise");
     let eid = gridpatrol::domain::entity::EntityId::parse(strict).unwrap();
-    let (_, report) = stricter
+    let report = stricter
         .record_visit(&caller, visit(strict, "2027-01-20T09:00:00"), None)
-        .unwrap();
+        .unwrap()
+        .json;
+    let report: Value = serde_json::from_str(&report).unwrap();
     let expected = stricter.entity(&eid).unwrap().live.class;
     assert_eq!(report["class"], expected.as_str(), "{report}");
     assert_eq!(stored(strict).0.as_deref(), Some(expected.as_str()));
@@ -2601,9 +2629,11 @@ async fn a_visit_confirms_a_stored_class_only_under_its_policy_and_before_its_re
         .find_map(|b| stored(b).1.map(|r| (b.clone(), r)))
         .expect("a business of G01 with a review date");
     let later = s.t.at(&review);
-    let (_, report) = later
+    let report = later
         .record_visit(&caller, visit(&id, &format!("{review}T09:00:00")), None)
-        .unwrap();
+        .unwrap()
+        .json;
+    let report: Value = serde_json::from_str(&report).unwrap();
     let eid = gridpatrol::domain::entity::EntityId::parse(&id).unwrap();
     assert_eq!(
         report["class"],
@@ -2633,10 +2663,12 @@ async fn a_visit_confirms_a_stored_class_only_under_its_policy_and_before_its_re
             .unwrap()
     };
     let written = history(quiet);
-    let (_, report) =
+    let report =
         s.t.app
             .record_visit(&caller, visit(quiet, "2027-01-20T10:00:00"), None)
-            .unwrap();
+            .unwrap()
+            .json;
+    let report: Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["class"].as_str(), before.0.as_deref());
     assert_eq!(stored(quiet), before);
     assert_eq!(history(quiet), written);

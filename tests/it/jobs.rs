@@ -25,11 +25,14 @@ fn dump(app: &App) -> Vec<String> {
 }
 
 fn open_routine(app: &App, entity: &str) -> Vec<gridpatrol::store::TaskRow> {
-    app.tasks_for_entity(entity)
-        .unwrap()
-        .into_iter()
-        .filter(|t| t.status == "open" && t.kind == "routine")
-        .collect()
+    app.tasks_for_entity(
+        &gridpatrol::app::access::Caller::command_line("test"),
+        entity,
+    )
+    .unwrap()
+    .into_iter()
+    .filter(|t| t.status == "open" && t.kind == "routine")
+    .collect()
 }
 
 /// Builds before 2026-12-01 saved a planned routine task's due date as the first day a visit
@@ -41,7 +44,13 @@ fn the_nightly_replan_sets_the_window_start_of_tasks_saved_with_their_due_date()
     let (t, _region, code) = planned();
     let day = t.at("2027-01-02");
     let today = date("2027-01-02");
-    let first = day.replan(&code, today).unwrap();
+    let first = day
+        .replan(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &code,
+            today,
+        )
+        .unwrap();
     assert_eq!(
         first.window_starts_set, 0,
         "a fresh plan's tasks: {first:?}"
@@ -95,7 +104,13 @@ fn the_nightly_replan_sets_the_window_start_of_tasks_saved_with_their_due_date()
         "a visit today, before {due_on}, left it open"
     );
 
-    let second = day.replan(&code, today).unwrap();
+    let second = day
+        .replan(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &code,
+            today,
+        )
+        .unwrap();
     assert!(second.window_starts_set > 0, "{second:?}");
     assert!(second.window_starts_set <= aged, "{second:?}");
     assert_eq!(
@@ -122,7 +137,13 @@ fn the_nightly_replan_sets_the_window_start_of_tasks_saved_with_their_due_date()
     }
     assert_eq!(second.window_starts_set, set);
     // Once.
-    let third = day.replan(&code, today).unwrap();
+    let third = day
+        .replan(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &code,
+            today,
+        )
+        .unwrap();
     assert_eq!(third.window_starts_set, 0, "{third:?}");
 }
 
@@ -131,7 +152,13 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
     let (t, _region, code) = planned();
     let day = t.at("2027-01-02");
     // The first night moves the tasks onto the post holders; a plan's visits are all covered.
-    let first = day.replan(&code, date("2027-01-02")).unwrap();
+    let first = day
+        .replan(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &code,
+            date("2027-01-02"),
+        )
+        .unwrap();
     assert_eq!(first.created, 0, "{first:?}");
     assert_eq!(first.cancelled, 0, "{first:?}");
     assert!(first.kept > 0);
@@ -140,7 +167,13 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
     let a_posts = store.read().open_posts(&code, 1, "A").unwrap();
     let (mut checked, mut not_routine) = (0, 0);
     for b in day.list_businesses(None, None, 200).unwrap() {
-        for task in day.tasks_for_entity(&b.id).unwrap() {
+        for task in day
+            .tasks_for_entity(
+                &gridpatrol::app::access::Caller::command_line("test"),
+                &b.id,
+            )
+            .unwrap()
+        {
             if task.status != "open" {
                 continue;
             }
@@ -153,7 +186,13 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
     assert!(checked > 100);
     assert_eq!(not_routine, 0, "no complaint yet");
     let before = dump(&day);
-    let second = day.replan(&code, date("2027-01-02")).unwrap();
+    let second = day
+        .replan(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &code,
+            date("2027-01-02"),
+        )
+        .unwrap();
     assert_eq!(
         (second.moved, second.cancelled, second.created),
         (0, 0, 0),
@@ -194,10 +233,19 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
     )
     .unwrap();
     let next = t.at("2027-01-06");
-    let after_visit = next.replan(&code, date("2027-01-06")).unwrap();
+    let after_visit = next
+        .replan(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &code,
+            date("2027-01-06"),
+        )
+        .unwrap();
     assert!(after_visit.cancelled >= 1, "{after_visit:?}");
     let status = next
-        .tasks_for_entity(&visited)
+        .tasks_for_entity(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &visited,
+        )
         .unwrap()
         .into_iter()
         .find(|x| x.id == task.id)
@@ -225,7 +273,13 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
         "officer",
     )
     .unwrap();
-    let after_raise = next.replan(&code, date("2027-01-06")).unwrap();
+    let after_raise = next
+        .replan(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &code,
+            date("2027-01-06"),
+        )
+        .unwrap();
     assert!(after_raise.created >= 2, "{after_raise:?}");
     let february: Vec<NaiveDate> = open_routine(&next, &raised)
         .iter()
@@ -236,7 +290,11 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
         february.len(),
         2,
         "class D: two visits in February: {:#?}",
-        next.tasks_for_entity(&raised).unwrap()
+        next.tasks_for_entity(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &raised
+        )
+        .unwrap()
     );
     assert!(
         february.iter().any(|d| *d <= date("2027-02-14"))
@@ -249,7 +307,12 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
 fn a_complaints_targeted_task_moves_with_the_grid_when_its_post_changes_hands() {
     let (t, _region, code) = planned();
     let day = t.at("2027-01-02");
-    day.replan(&code, date("2027-01-02")).unwrap();
+    day.replan(
+        &gridpatrol::app::access::Caller::command_line("test"),
+        &code,
+        date("2027-01-02"),
+    )
+    .unwrap();
     let business = day
         .list_businesses(None, None, 200)
         .unwrap()
@@ -267,11 +330,14 @@ fn a_complaints_targeted_task_moves_with_the_grid_when_its_post_changes_hands() 
     )
     .unwrap();
     let targeted = |app: &App| {
-        app.tasks_for_entity(&business.id)
-            .unwrap()
-            .into_iter()
-            .find(|x| x.kind == "targeted" && x.status == "open")
-            .expect("the complaint's targeted task")
+        app.tasks_for_entity(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &business.id,
+        )
+        .unwrap()
+        .into_iter()
+        .find(|x| x.kind == "targeted" && x.status == "open")
+        .expect("the complaint's targeted task")
     };
     let task = targeted(&day);
     let grid = task.grid.clone().unwrap();
@@ -290,7 +356,13 @@ fn a_complaints_targeted_task_moves_with_the_grid_when_its_post_changes_hands() 
         .write(|db| db.set_post(&code, 1, &grid, "A", Some(&successor), date("2027-01-03")))
         .unwrap();
     let next = t.at("2027-01-03");
-    let report = next.replan(&code, date("2027-01-03")).unwrap();
+    let report = next
+        .replan(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &code,
+            date("2027-01-03"),
+        )
+        .unwrap();
     assert!(report.moved > 0, "{report:?}");
     let moved = targeted(&next);
     assert_eq!(moved.id, task.id, "the same task, not a new one");
@@ -304,9 +376,19 @@ fn a_complaints_targeted_task_moves_with_the_grid_when_its_post_changes_hands() 
 fn overdue_tasks_go_to_the_area_deputy_once() {
     let (t, _region, code) = planned();
     t.at("2027-01-02")
-        .replan(&code, date("2027-01-02"))
+        .replan(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &code,
+            date("2027-01-02"),
+        )
         .unwrap();
-    let areas = t.app.areas(&code).unwrap();
+    let areas = t
+        .app
+        .areas(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &code,
+        )
+        .unwrap();
     let schedule = parse_schedule("0 0 7 * * *").unwrap();
     // Nobody visited anything in January: on 2 February January's tasks are late.
     let feb = t.at("2027-02-02");
@@ -317,7 +399,13 @@ fn overdue_tasks_go_to_the_area_deputy_once() {
     let mut seen = 0;
     for area in &areas {
         let deputy = area.deputy.as_deref().expect("every area has a deputy");
-        for e in feb.escalated_to(deputy).unwrap() {
+        for e in feb
+            .escalated_to(
+                &gridpatrol::app::access::Caller::command_line("test"),
+                deputy,
+            )
+            .unwrap()
+        {
             assert!(e.due_by < date("2027-02-02"), "{e:?}");
             assert!(
                 e.grid.as_ref().is_some_and(|g| area.grids.contains(g)),
@@ -344,7 +432,11 @@ fn overdue_tasks_go_to_the_area_deputy_once() {
 fn snapshots_freeze_each_dekad_and_month_and_catch_up_what_was_missed() {
     let (t, _region, code) = planned();
     t.at("2027-01-02")
-        .replan(&code, date("2027-01-02"))
+        .replan(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &code,
+            date("2027-01-02"),
+        )
         .unwrap();
     let dekad = parse_schedule(&JobSchedules::default().dekad_snapshot).unwrap();
     let monthly = parse_schedule(&JobSchedules::default().monthly_snapshot).unwrap();
@@ -355,7 +447,12 @@ fn snapshots_freeze_each_dekad_and_month_and_catch_up_what_was_missed() {
         1
     );
     let first = day
-        .snapshot("dekad", &code, date("2027-01-01"))
+        .snapshot(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            "dekad",
+            &code,
+            date("2027-01-01"),
+        )
         .unwrap()
         .expect("the first 旬 is frozen");
     assert_eq!(
@@ -390,13 +487,23 @@ fn snapshots_freeze_each_dekad_and_month_and_catch_up_what_was_missed() {
         1
     );
     let january = later
-        .snapshot("month", &code, date("2027-01-01"))
+        .snapshot(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            "month",
+            &code,
+            date("2027-01-01"),
+        )
         .unwrap()
         .unwrap();
     assert_eq!(january.to, date("2027-01-31"));
     // Monthly visits fall due on the 31st: in the last 旬 and in the month, none done.
     let last = later
-        .snapshot("dekad", &code, date("2027-01-21"))
+        .snapshot(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            "dekad",
+            &code,
+            date("2027-01-21"),
+        )
         .unwrap()
         .unwrap();
     assert!(last.tasks_due > 0);
@@ -404,7 +511,12 @@ fn snapshots_freeze_each_dekad_and_month_and_catch_up_what_was_missed() {
         january.tasks_due,
         first.tasks_due + last.tasks_due + {
             later
-                .snapshot("dekad", &code, date("2027-01-11"))
+                .snapshot(
+                    &gridpatrol::app::access::Caller::command_line("test"),
+                    "dekad",
+                    &code,
+                    date("2027-01-11"),
+                )
                 .unwrap()
                 .unwrap()
                 .tasks_due
@@ -412,7 +524,14 @@ fn snapshots_freeze_each_dekad_and_month_and_catch_up_what_was_missed() {
     );
     assert_eq!(january.tasks_open, january.tasks_due);
     assert_eq!(
-        later.snapshot("dekad", &code, date("2027-01-01")).unwrap(),
+        later
+            .snapshot(
+                &gridpatrol::app::access::Caller::command_line("test"),
+                "dekad",
+                &code,
+                date("2027-01-01")
+            )
+            .unwrap(),
         Some(first)
     );
 }
@@ -471,7 +590,7 @@ fn a_simulated_year_meets_every_class_frequency_in_every_period() {
         run_due_jobs(&app, &jobs);
         for id in &ids {
             let due: Vec<_> = app
-                .tasks_for_entity(id)
+                .tasks_for_entity(&gridpatrol::app::access::Caller::command_line("test"), id)
                 .unwrap()
                 .into_iter()
                 .filter(|x| x.status == "open" && x.due_on <= day)

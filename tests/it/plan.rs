@@ -152,7 +152,13 @@ fn a_saved_plan_gives_each_officer_an_ordered_due_list_a_route_and_a_calendar() 
     // A week from 2027-01-20: tasks due before then are overdue (none was done) and come first.
     let list = t
         .app
-        .due_list(&officer, date("2027-01-20"), 7, None)
+        .due_list(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &officer,
+            date("2027-01-20"),
+            7,
+            None,
+        )
         .unwrap();
     assert!(!list.tasks.is_empty());
     let overdue: Vec<bool> = list
@@ -183,7 +189,13 @@ fn a_saved_plan_gives_each_officer_an_ordered_due_list_a_route_and_a_calendar() 
     // As a route from a start point: the same tasks, and a length.
     let routed = t
         .app
-        .due_list(&officer, date("2027-01-20"), 7, Some((114.01, 30.005)))
+        .due_list(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            &officer,
+            date("2027-01-20"),
+            7,
+            Some((114.01, 30.005)),
+        )
         .unwrap();
     let mut a: Vec<i64> = list.tasks.iter().map(|x| x.id).collect();
     let mut b: Vec<i64> = routed.tasks.iter().map(|x| x.id).collect();
