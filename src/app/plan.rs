@@ -135,18 +135,88 @@ pub fn plan_region_with_graph(
     let PlanRequest {
         from,
         to,
-        grids,
-        ref grid_plan,
         seed,
-        starts,
         ref campaigns,
+        ..
     } = *request;
     anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
     let started = std::time::Instant::now();
     let rg = region_graph(dir, Crs::Wgs84, policy, from)?;
     tracing::info!(elapsed = ?started.elapsed(), businesses = rg.region.businesses.len(), "plan: region read and classified");
     let region = &rg.region;
-    let certified: Vec<&crate::domain::entity::Officer> = region
+    let (assignment, labels) = plan_grids(&rg, request, policy)?;
+    let k = labels.len();
+    tracing::info!(elapsed = ?started.elapsed(), grids = k, "plan: grids made");
+
+    // Areas, groups and posts (workload per year against a year of hours).
+    let grid_infos = grid_infos(&rg, &assignment, &labels);
+    let structure = assign(&grid_infos, &region.officers, policy, seed, 12.0);
+    tracing::info!(elapsed = ?started.elapsed(), "plan: posts assigned");
+    let officers = &region.officers;
+
+    let range = Window {
+        start: from,
+        end: to,
+    };
+    let owing = Owing {
+        rg: &rg,
+        assignment: &assignment,
+        labels: &labels,
+        structure: &structure,
+        campaigns,
+        range,
+        policy,
+    };
+    let Owed {
+        per_officer,
+        unlocated,
+        already_satisfied,
+        unassigned,
+        merged,
+    } = owing.owe_all();
+    tracing::info!(elapsed = ?started.elapsed(), "plan: obligations owed");
+    let (tasks, daily_load) = date_tasks(&rg, &labels, &structure, &per_officer, range);
+    tracing::info!(elapsed = ?started.elapsed(), tasks = tasks.len(), "plan: due dates spread");
+
+    let months = (to - from).num_days() as f64 / 30.44;
+    let (need, hours) = grid_hours(&tasks, &structure, officers, &labels, policy, months);
+    let staffing = staffing(&structure, &need, officers, months);
+    Ok((
+        PatrolPlan {
+            tasks,
+            daily_load,
+            hours,
+            unlocated,
+            already_satisfied,
+            unassigned,
+            merged,
+            assignment,
+            grids: k,
+            grid_codes: labels,
+            structure,
+            staffing,
+        },
+        rg,
+    ))
+}
+
+/// The plan's grids: the grid plan kept (`grid_plan`), or a partition into the grids asked
+/// for (default one per certified officer). Returns the grid of each unit and the grids'
+/// codes. A region with fewer certified officers than a visit needs cannot be planned.
+fn plan_grids(
+    rg: &super::grids::RegionGraph,
+    request: &PlanRequest,
+    policy: &Policy,
+) -> Result<(Vec<usize>, Vec<String>)> {
+    let PlanRequest {
+        grids,
+        ref grid_plan,
+        seed,
+        starts,
+        ..
+    } = *request;
+    let certified: Vec<&crate::domain::entity::Officer> = rg
+        .region
         .officers
         .iter()
         .filter(|o| o.certified && matches!(o.role, Role::Officer | Role::Deputy))
@@ -157,7 +227,7 @@ pub fn plan_region_with_graph(
         certified.len(),
         policy.min_officers_per_visit
     );
-    let (assignment, labels): (Vec<usize>, Vec<String>) = match grid_plan {
+    Ok(match grid_plan {
         Some(path) => {
             let (assignment, labels) = super::grids::read_plan(path, &rg.graph)?;
             (assignment, labels)
@@ -179,11 +249,17 @@ pub fn plan_region_with_graph(
                 (1..=k).map(|g| format!("G{g:02}")).collect(),
             )
         }
-    };
-    let k = labels.len();
-    tracing::info!(elapsed = ?started.elapsed(), grids = k, "plan: grids made");
+    })
+}
 
-    // Areas, groups and posts (workload per year against a year of hours).
+/// Each grid's code, workload (the sum of its units' weights) and neighbouring grids: what
+/// the posts are assigned from.
+fn grid_infos(
+    rg: &super::grids::RegionGraph,
+    assignment: &[usize],
+    labels: &[String],
+) -> Vec<GridInfo> {
+    let k = labels.len();
     let mut grid_load = vec![0.0; k];
     let mut grid_neighbours: Vec<std::collections::BTreeSet<usize>> = vec![Default::default(); k];
     for (u, &g) in assignment.iter().enumerate() {
@@ -195,56 +271,29 @@ pub fn plan_region_with_graph(
             }
         }
     }
-    let grid_infos: Vec<GridInfo> = (0..k)
+    (0..k)
         .map(|g| GridInfo {
             code: labels[g].clone(),
             workload: grid_load[g],
             neighbours: grid_neighbours[g].iter().copied().collect(),
         })
-        .collect();
-    let structure = assign(&grid_infos, &region.officers, policy, seed, 12.0);
-    tracing::info!(elapsed = ?started.elapsed(), "plan: posts assigned");
-    let officers = &region.officers;
-    let lead_of = |g: usize| structure.a_post[g];
-    let partner_of = |g: usize| structure.b_post[g];
+        .collect()
+}
 
-    // Obligations: each business's routine, targeted and special visits, in parallel over
-    // slices of the register, gathered per A-post officer in register order.
-    let range = Window {
-        start: from,
-        end: to,
-    };
-    let owing = Owing {
-        rg: &rg,
-        assignment: &assignment,
-        labels: &labels,
-        structure: &structure,
-        campaigns,
-        range,
-        policy,
-    };
-    let indices: Vec<usize> = (0..region.businesses.len()).collect();
-    let mut per_officer: BTreeMap<usize, Vec<Pending>> = BTreeMap::new();
-    let mut counts = Owed::default();
-    for part in crate::par::map_chunks(&indices, 10_000, |_, chunk| owing.owe(chunk)) {
-        for (officer, list) in part.per_officer {
-            per_officer.entry(officer).or_default().extend(list);
-        }
-        counts.unlocated += part.unlocated;
-        counts.already_satisfied += part.already_satisfied;
-        counts.unassigned += part.unassigned;
-        counts.merged += part.merged;
-    }
-    let Owed {
-        unlocated,
-        already_satisfied,
-        unassigned,
-        merged,
-        ..
-    } = counts;
-    tracing::info!(elapsed = ?started.elapsed(), "plan: obligations owed");
-    let grid_codes: Vec<Arc<str>> = labels.iter().map(|l| Arc::from(l.as_str())).collect();
-    let officer_ids: Vec<Arc<str>> = officers.iter().map(|o| Arc::from(o.id.as_str())).collect();
+/// Per officer: (tasks, busiest day's tasks, mean tasks per active day).
+type DailyLoad = (usize, usize, f64);
+
+/// Due dates, officer by officer (each officer's days are independent), in parallel; then
+/// the tasks by day, then officer id, then register order.
+fn date_tasks(
+    rg: &super::grids::RegionGraph,
+    labels: &[String],
+    structure: &crate::domain::assign::Structure,
+    per_officer: &BTreeMap<usize, Vec<Pending>>,
+    range: Window,
+) -> (Vec<PlannedTask>, BTreeMap<String, DailyLoad>) {
+    let region = &rg.region;
+    let officers = &region.officers;
     let no_partner: Arc<str> = Arc::from("");
     let mut entity_ids: Vec<Arc<str>> = vec![no_partner.clone(); region.businesses.len()];
     for list in per_officer.values() {
@@ -254,58 +303,92 @@ pub fn plan_region_with_graph(
             }
         }
     }
-    // Due dates, officer by officer (each officer's days are independent), in parallel.
+    let dating = Dating {
+        grid_codes: labels.iter().map(|l| Arc::from(l.as_str())).collect(),
+        officer_ids: officers.iter().map(|o| Arc::from(o.id.as_str())).collect(),
+        entity_ids,
+        no_partner,
+        b_post: &structure.b_post,
+        officers,
+        range,
+    };
     let lists: Vec<(&usize, &Vec<Pending>)> = per_officer.iter().collect();
     let dated = crate::par::map_chunks(&lists, 2, |_, part| {
         part.iter()
-            .map(|&(&officer, list)| {
-                // Targeted visits are top priority: due on their first day; the rest spread.
-                let windows: Vec<Window> = list
-                    .iter()
-                    .map(|t| {
-                        if t.4 == "targeted" {
-                            Window {
-                                start: t.1.start,
-                                end: t.1.start,
-                            }
-                        } else {
-                            t.1
-                        }
-                    })
-                    .collect();
-                let due = spread_due_dates(&windows, range);
-                let mut per_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
-                let mut tasks = Vec::with_capacity(list.len());
-                for ((i, window, class, g, kind, covers), date) in list.iter().zip(due) {
-                    *per_day.entry(date).or_default() += 1;
-                    tasks.push(PlannedTask {
-                        date,
-                        entity_id: entity_ids[*i].clone(),
-                        grid: grid_codes[*g].clone(),
-                        officer_id: officer_ids[officer].clone(),
-                        partner_id: partner_of(*g)
-                            .map_or_else(|| no_partner.clone(), |p| officer_ids[p].clone()),
-                        kind,
-                        due_by: window.end.min(to).max(date),
-                        period_start: window.start.min(date),
-                        class: *class,
-                        grid_index: *g,
-                        business_index: *i,
-                        covers: *covers,
-                    });
-                }
-                let max = per_day.values().copied().max().unwrap_or(0);
-                let mean = list.len() as f64 / per_day.len().max(1) as f64;
-                (
-                    tasks,
-                    (officers[officer].id.clone(), (list.len(), max, mean)),
-                )
-            })
+            .map(|&(&officer, list)| dating.date(officer, list))
             .collect::<Vec<_>>()
     });
-    // By day, then officer id, then register order: each officer's tasks are in register
-    // order already; deal them into day buckets officer by officer, in id order.
-    let mut dated: Vec<_> = dated.into_iter().flatten().collect();
+    order_by_day(dated.into_iter().flatten().collect(), range)
+}
+
+/// What an officer's visits need to become tasks: the ids the tasks share (one `Arc` per
+/// business, grid and officer), the B-post of each grid, and the plan's range.
+struct Dating<'a> {
+    entity_ids: Vec<Arc<str>>,
+    grid_codes: Vec<Arc<str>>,
+    officer_ids: Vec<Arc<str>>,
+    no_partner: Arc<str>,
+    b_post: &'a [Option<usize>],
+    officers: &'a [crate::domain::entity::Officer],
+    range: Window,
+}
+
+impl Dating<'_> {
+    /// One officer's visits with due dates spread over the range (targeted visits are top
+    /// priority: due on their first day), and the officer's daily load.
+    fn date(&self, officer: usize, list: &[Pending]) -> (Vec<PlannedTask>, (String, DailyLoad)) {
+        let (range, to) = (self.range, self.range.end);
+        let partner_of = |g: usize| self.b_post[g];
+        let windows: Vec<Window> = list
+            .iter()
+            .map(|t| {
+                if t.4 == "targeted" {
+                    Window {
+                        start: t.1.start,
+                        end: t.1.start,
+                    }
+                } else {
+                    t.1
+                }
+            })
+            .collect();
+        let due = spread_due_dates(&windows, range);
+        let mut per_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+        let mut tasks = Vec::with_capacity(list.len());
+        for ((i, window, class, g, kind, covers), date) in list.iter().zip(due) {
+            *per_day.entry(date).or_default() += 1;
+            tasks.push(PlannedTask {
+                date,
+                entity_id: self.entity_ids[*i].clone(),
+                grid: self.grid_codes[*g].clone(),
+                officer_id: self.officer_ids[officer].clone(),
+                partner_id: partner_of(*g)
+                    .map_or_else(|| self.no_partner.clone(), |p| self.officer_ids[p].clone()),
+                kind,
+                due_by: window.end.min(to).max(date),
+                period_start: window.start.min(date),
+                class: *class,
+                grid_index: *g,
+                business_index: *i,
+                covers: *covers,
+            });
+        }
+        let max = per_day.values().copied().max().unwrap_or(0);
+        let mean = list.len() as f64 / per_day.len().max(1) as f64;
+        (
+            tasks,
+            (self.officers[officer].id.clone(), (list.len(), max, mean)),
+        )
+    }
+}
+
+/// By day, then officer id, then register order: each officer's tasks are in register
+/// order already; deal them into day buckets officer by officer, in id order.
+fn order_by_day(
+    mut dated: Vec<(Vec<PlannedTask>, (String, DailyLoad))>,
+    range: Window,
+) -> (Vec<PlannedTask>, BTreeMap<String, DailyLoad>) {
+    let (from, to) = (range.start, range.end);
     dated.sort_by(|a, b| a.1.0.cmp(&b.1.0));
     let days = usize::try_from((to - from).num_days()).unwrap_or(0) + 1;
     let day_of = |t: &PlannedTask| {
@@ -329,12 +412,24 @@ pub fn plan_region_with_graph(
     for day in by_day {
         tasks.extend(day);
     }
-    tracing::info!(elapsed = ?started.elapsed(), tasks = tasks.len(), "plan: due dates spread");
+    (tasks, daily_load)
+}
 
-    // Hours the tasks need per grid against the A-post officer's hours in the range.
-    let months = (to - from).num_days() as f64 / 30.44;
+/// Hours the tasks need per grid against the A-post officer's hours in the range (`months`
+/// long), an officer's hours shared over the grids they hold. Returns the need per grid and
+/// (need, have) by grid code.
+fn grid_hours(
+    tasks: &[PlannedTask],
+    structure: &crate::domain::assign::Structure,
+    officers: &[crate::domain::entity::Officer],
+    labels: &[String],
+    policy: &Policy,
+    months: f64,
+) -> (Vec<f64>, BTreeMap<String, (f64, f64)>) {
+    let k = labels.len();
+    let lead_of = |g: usize| structure.a_post[g];
     let mut need = vec![0.0; k];
-    for t in &tasks {
+    for t in tasks {
         need[t.grid_index] += f64::from(policy.minutes_per_visit(t.class)) / 60.0;
     }
     // Hours each A-post officer has in the range, shared over the grids they hold.
@@ -349,24 +444,7 @@ pub fn plan_region_with_graph(
             (labels[g].clone(), (need[g], have))
         })
         .collect();
-    let staffing = staffing(&structure, &need, officers, months);
-    Ok((
-        PatrolPlan {
-            tasks,
-            daily_load,
-            hours,
-            unlocated,
-            already_satisfied,
-            unassigned,
-            merged,
-            assignment,
-            grids: k,
-            grid_codes: labels,
-            structure,
-            staffing,
-        },
-        rg,
-    ))
+    (need, hours)
 }
 
 /// A visit waiting for its due date: (business, window, class, grid, kind, routine windows it covers).
@@ -394,6 +472,23 @@ struct Owed {
 }
 
 impl Owing<'_> {
+    /// The visits the whole register owes, in parallel over slices of it, gathered per
+    /// A-post officer in register order.
+    fn owe_all(&self) -> Owed {
+        let indices: Vec<usize> = (0..self.rg.region.businesses.len()).collect();
+        let mut counts = Owed::default();
+        for part in crate::par::map_chunks(&indices, 10_000, |_, chunk| self.owe(chunk)) {
+            for (officer, list) in part.per_officer {
+                counts.per_officer.entry(officer).or_default().extend(list);
+            }
+            counts.unlocated += part.unlocated;
+            counts.already_satisfied += part.already_satisfied;
+            counts.unassigned += part.unassigned;
+            counts.merged += part.merged;
+        }
+        counts
+    }
+
     /// The visits the businesses at `indices` (register positions) owe: routine visits by
     /// class and period, targeted visits for complaints not followed by an inspection, and
     /// special visits for matching campaigns; routine visits falling in the window of a

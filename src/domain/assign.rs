@@ -137,9 +137,86 @@ pub fn assign(
         .map(|o| o.hours_per_month * months)
         .collect();
 
-    // Areas: the grid graph partitioned into one area per deputy (at least one area).
-    let m = deputies.len().clamp(1, k.max(1));
-    let area_of_grid = if m <= 1 || k <= 1 {
+    let area_of_grid = areas_of_grids(grids, deputies.len(), policy, seed);
+    let m = area_of_grid.iter().copied().max().map_or(1, |x| x + 1);
+    let area_load: Vec<f64> = (0..m)
+        .map(|a| {
+            (0..k)
+                .filter(|&g| area_of_grid[g] == a)
+                .map(|g| grids[g].workload)
+                .sum()
+        })
+        .collect();
+    let mut by_load: Vec<usize> = (0..m).collect();
+    by_load.sort_by(|&a, &b| area_load[b].total_cmp(&area_load[a]));
+
+    // Deputies: the most experienced to the heaviest area.
+    let mut deps = deputies.clone();
+    deps.sort_by_key(|&i| std::cmp::Reverse(officers[i].years_of_service));
+    let mut areas: Vec<Area> = (0..m)
+        .map(|a| Area {
+            code: format!("A{:02}", a + 1),
+            grids: (0..k).filter(|&g| area_of_grid[g] == a).collect(),
+            deputy: None,
+            group: Vec::new(),
+            leader: None,
+        })
+        .collect();
+    for (&a, &d) in by_load.iter().zip(&deps) {
+        areas[a].deputy = Some(d);
+    }
+    deal_groups(
+        &mut areas, &by_load, &area_load, &patrol, officers, &hours, policy,
+    );
+
+    let mut posts = Posts {
+        a_post: vec![None; k],
+        b_post: vec![None; k],
+        load: vec![0.0; officers.len()],
+    };
+    let workload: Vec<f64> = grids.iter().map(|g| g.workload).collect();
+    for area in &mut areas {
+        area.leader = area
+            .group
+            .iter()
+            .copied()
+            .max_by_key(|&i| (officers[i].years_of_service, std::cmp::Reverse(i)));
+        if !area.group.is_empty()
+            && !area
+                .group
+                .iter()
+                .any(|&i| officers[i].years_of_service >= policy.experienced_years)
+        {
+            gaps.push(format!(
+                "area {}: no officer with {} or more years in its group",
+                area.code, policy.experienced_years
+            ));
+        }
+        posts.fill_area(area, &workload, officers, &hours, policy);
+    }
+    chain_gaps(&mut gaps, grids, &areas, &area_of_grid, chief, &posts);
+    let Posts {
+        a_post,
+        b_post,
+        load,
+    } = posts;
+    Structure {
+        areas,
+        area_of_grid,
+        chief,
+        a_post,
+        b_post,
+        load,
+        gaps,
+    }
+}
+
+/// Areas: the grid graph partitioned into one area per deputy (at least one area). Returns
+/// the area of each grid.
+fn areas_of_grids(grids: &[GridInfo], deputies: usize, policy: &Policy, seed: u64) -> Vec<usize> {
+    let k = grids.len();
+    let m = deputies.clamp(1, k.max(1));
+    if m <= 1 || k <= 1 {
         vec![0; k]
     } else if m >= k {
         // As many deputies as grids: each grid is its own area.
@@ -169,37 +246,21 @@ pub fn assign(
             Ok(r) => r.assignment,
             Err(_) => vec![0; k],
         }
-    };
-    let m = area_of_grid.iter().copied().max().map_or(1, |x| x + 1);
-    let area_load: Vec<f64> = (0..m)
-        .map(|a| {
-            (0..k)
-                .filter(|&g| area_of_grid[g] == a)
-                .map(|g| grids[g].workload)
-                .sum()
-        })
-        .collect();
-    let mut by_load: Vec<usize> = (0..m).collect();
-    by_load.sort_by(|&a, &b| area_load[b].total_cmp(&area_load[a]));
-
-    // Deputies: the most experienced to the heaviest area.
-    let mut deps = deputies.clone();
-    deps.sort_by_key(|&i| std::cmp::Reverse(officers[i].years_of_service));
-    let mut areas: Vec<Area> = (0..m)
-        .map(|a| Area {
-            code: format!("A{:02}", a + 1),
-            grids: (0..k).filter(|&g| area_of_grid[g] == a).collect(),
-            deputy: None,
-            group: Vec::new(),
-            leader: None,
-        })
-        .collect();
-    for (&a, &d) in by_load.iter().zip(&deps) {
-        areas[a].deputy = Some(d);
     }
+}
 
-    // Groups: experienced officers dealt first in turn (heaviest area first), then the rest
-    // to the area with the most workload per officer, so each group mixes new and experienced.
+/// Groups: experienced officers dealt first in turn (heaviest area first), then the rest
+/// to the area with the most workload per officer, so each group mixes new and experienced.
+fn deal_groups(
+    areas: &mut [Area],
+    by_load: &[usize],
+    area_load: &[f64],
+    patrol: &[usize],
+    officers: &[Officer],
+    hours: &[f64],
+    policy: &Policy,
+) {
+    let m = areas.len();
     let mut experienced: Vec<usize> = patrol
         .iter()
         .copied()
@@ -236,36 +297,33 @@ pub fn assign(
             .unwrap_or(0);
         areas[a].group.push(i);
     }
+}
 
-    let mut a_post = vec![None; k];
-    let mut b_post = vec![None; k];
-    let mut load = vec![0.0; officers.len()];
-    let workload: Vec<f64> = grids.iter().map(|g| g.workload).collect();
-    for area in &mut areas {
-        area.leader = area
-            .group
-            .iter()
-            .copied()
-            .max_by_key(|&i| (officers[i].years_of_service, std::cmp::Reverse(i)));
-        if !area.group.is_empty()
-            && !area
-                .group
-                .iter()
-                .any(|&i| officers[i].years_of_service >= policy.experienced_years)
-        {
-            gaps.push(format!(
-                "area {}: no officer with {} or more years in its group",
-                area.code, policy.experienced_years
-            ));
-        }
-        let choice = a_posts(&area.grids, &workload, &area.group, &hours);
+/// Posts per grid and each officer's A-post load (workload ÷ hours).
+struct Posts {
+    a_post: Vec<Option<usize>>,
+    b_post: Vec<Option<usize>>,
+    load: Vec<f64>,
+}
+
+impl Posts {
+    /// The A-post and B-post of each grid of an area, from its group.
+    fn fill_area(
+        &mut self,
+        area: &Area,
+        workload: &[f64],
+        officers: &[Officer],
+        hours: &[f64],
+        policy: &Policy,
+    ) {
+        let choice = a_posts(&area.grids, workload, &area.group, hours);
         let mut partner_count = vec![0usize; area.group.len()];
         for (i, &g) in area.grids.iter().enumerate() {
             let Some(&lead) = area.group.get(choice[i]) else {
                 continue;
             };
-            a_post[g] = Some(lead);
-            load[lead] += workload[g] / hours[lead].max(1.0);
+            self.a_post[g] = Some(lead);
+            self.load[lead] += workload[g] / hours[lead].max(1.0);
             // The partner: another of the group, new with experienced where it can, least used.
             let lead_experienced = officers[lead].years_of_service >= policy.experienced_years;
             let partner = (0..area.group.len())
@@ -278,14 +336,26 @@ pub fn assign(
                 });
             if let Some(j) = partner {
                 partner_count[j] += 1;
-                b_post[g] = Some(area.group[j]);
+                self.b_post[g] = Some(area.group[j]);
             } else if let Some(d) = area.deputy.filter(|&d| d != lead && officers[d].certified) {
                 // A group of one: the area's deputy goes along (reported below).
-                b_post[g] = Some(d);
+                self.b_post[g] = Some(d);
             }
         }
     }
-    for area in &areas {
+}
+
+/// The gaps in the chain of responsibility: groups of one officer, then each grid lacking
+/// its chief, area deputy, A-post officer or B-post partner.
+fn chain_gaps(
+    gaps: &mut Vec<String>,
+    grids: &[GridInfo],
+    areas: &[Area],
+    area_of_grid: &[usize],
+    chief: Option<usize>,
+    posts: &Posts,
+) {
+    for area in areas {
         if area.group.len() == 1 && !area.grids.is_empty() {
             gaps.push(format!(
                 "area {}: a group of one officer; its deputy is the partner on every visit",
@@ -293,7 +363,7 @@ pub fn assign(
             ));
         }
     }
-    for g in 0..k {
+    for g in 0..grids.len() {
         let area = &areas[area_of_grid[g]];
         let mut missing = Vec::new();
         if chief.is_none() {
@@ -302,10 +372,10 @@ pub fn assign(
         if area.deputy.is_none() {
             missing.push("area deputy");
         }
-        if a_post[g].is_none() {
+        if posts.a_post[g].is_none() {
             missing.push("A-post officer");
         }
-        if b_post[g].is_none() {
+        if posts.b_post[g].is_none() {
             missing.push("B-post partner");
         }
         if !missing.is_empty() {
@@ -316,15 +386,6 @@ pub fn assign(
                 missing.join(", ")
             ));
         }
-    }
-    Structure {
-        areas,
-        area_of_grid,
-        chief,
-        a_post,
-        b_post,
-        load,
-        gaps,
     }
 }
 

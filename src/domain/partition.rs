@@ -233,6 +233,71 @@ pub fn partition(
 ) -> Result<PartitionResult, PartitionError> {
     let n = graph.len();
     let k = options.grids;
+    let dedicated = check_request(graph, options)?;
+    let mut assignment = vec![usize::MAX; n];
+    for (g, &u) in dedicated.iter().enumerate() {
+        assignment[u] = g;
+    }
+
+    // The rest: components of the graph without the dedicated units, each given grids in
+    // proportion to its weight (at least one).
+    let mut free = graph.clone();
+    for u in 0..n {
+        free.adjacency[u].retain(|&(v, _)| !graph.dedicated[u] && !graph.dedicated[v]);
+    }
+    let components: Vec<Vec<usize>> = free
+        .components()
+        .into_iter()
+        .filter(|c| !graph.dedicated[c[0]])
+        .collect();
+    let k_free = k - dedicated.len();
+    // Every piece still needs a grid: the surplus pieces join a grid (see `Search::run_start`).
+    let mut infeasible = too_many_pieces(graph, &components, k_free);
+    let shares = allocate_grids(&components, &graph.weights, k_free);
+    // Several starts from seeds drawn from the one seed; the best plan wins (within the
+    // tolerance first, then fewest cut edges). Small graphs get more starts.
+    let starts = options
+        .starts
+        .unwrap_or(
+            (30_000 / n.max(1))
+                .min(200_000 / (n.max(1) * k))
+                .clamp(4, 400),
+        )
+        .max(1);
+    let level_graphs: Vec<super::multilevel::LevelGraph> =
+        components.iter().map(|c| level_graph(&free, c)).collect();
+    let search = Search {
+        graph,
+        options,
+        components: &components,
+        shares: &shares,
+        level_graphs: &level_graphs,
+        first_free: dedicated.len(),
+        base: assignment,
+    };
+    let finalists = search.best_starts(starts);
+    let best = search.polish_best(finalists);
+    let assignment = best.map(|(_, _, a)| a).unwrap_or(search.base);
+    let m = metrics(graph, &assignment, k);
+    if infeasible.is_none() {
+        infeasible = tolerance_unmet(graph, options, &m);
+    }
+    Ok(PartitionResult {
+        assignment,
+        metrics: m,
+        infeasible,
+    })
+}
+
+/// What no plan can satisfy: an empty graph, no grids or more grids than units, a tolerance
+/// outside [0, 1), more dedicated units than grids (or as many, with other units left over).
+/// Returns the dedicated units, each of which gets a grid of its own.
+fn check_request(
+    graph: &UnitGraph,
+    options: &PartitionOptions,
+) -> Result<Vec<usize>, PartitionError> {
+    let n = graph.len();
+    let k = options.grids;
     if n == 0 {
         return Err(PartitionError::Empty);
     }
@@ -252,71 +317,113 @@ pub fn partition(
             grids: k,
         });
     }
-    let mut assignment = vec![usize::MAX; n];
-    for (g, &u) in dedicated.iter().enumerate() {
-        assignment[u] = g;
-    }
-    let next_grid = dedicated.len();
+    Ok(dedicated)
+}
 
-    // The rest: components of the graph without the dedicated units, each given grids in
-    // proportion to its weight (at least one).
-    let mut free = graph.clone();
-    for u in 0..n {
-        free.adjacency[u].retain(|&(v, _)| !graph.dedicated[u] && !graph.dedicated[v]);
+/// More separate pieces than grids left for them: the pieces beyond the grids block.
+fn too_many_pieces(
+    graph: &UnitGraph,
+    components: &[Vec<usize>],
+    k_free: usize,
+) -> Option<Infeasibility> {
+    if components.len() <= k_free {
+        return None;
     }
-    let components: Vec<Vec<usize>> = free
-        .components()
-        .into_iter()
-        .filter(|c| !graph.dedicated[c[0]])
+    let blocking: Vec<String> = components
+        .iter()
+        .skip(k_free)
+        .flat_map(|c| c.iter().map(|&u| graph.codes[u].clone()))
         .collect();
-    let k_free = k - dedicated.len();
-    let mut infeasible = None;
-    if components.len() > k_free {
-        let blocking: Vec<String> = components
-            .iter()
-            .skip(k_free)
-            .flat_map(|c| c.iter().map(|&u| graph.codes[u].clone()))
-            .collect();
-        infeasible = Some(Infeasibility {
-            reason: format!(
-                "the units form {} separate pieces, more than the {k_free} grids left for them",
-                components.len()
-            ),
-            blocking_units: blocking,
-        });
-        // Every piece still needs a grid: merge the surplus pieces into the last grid they can join.
+    Some(Infeasibility {
+        reason: format!(
+            "the units form {} separate pieces, more than the {k_free} grids left for them",
+            components.len()
+        ),
+        blocking_units: blocking,
+    })
+}
+
+/// The plan found is outside the tolerance: units heavier than a grid's share plus the
+/// tolerance block it when there are any; else no plan within it was found.
+fn tolerance_unmet(
+    graph: &UnitGraph,
+    options: &PartitionOptions,
+    m: &PlanMetrics,
+) -> Option<Infeasibility> {
+    let outside = m.max_over > options.tolerance + 1e-12 || m.max_under > options.tolerance + 1e-12;
+    if !outside {
+        return None;
     }
-    let shares = allocate_grids(&components, &graph.weights, k_free);
-    // Several starts from seeds drawn from the one seed; the best plan wins (within the
-    // tolerance first, then fewest cut edges). Small graphs get more starts.
-    let starts = options
-        .starts
-        .unwrap_or(
-            (30_000 / n.max(1))
-                .min(200_000 / (n.max(1) * k))
-                .clamp(4, 400),
+    let mean = graph.weights.iter().sum::<f64>() / options.grids as f64;
+    let heavy: Vec<String> = (0..graph.len())
+        .filter(|&u| graph.weights[u] > mean * (1.0 + options.tolerance))
+        .map(|u| graph.codes[u].clone())
+        .collect();
+    let reason = if heavy.is_empty() {
+        format!(
+            "no plan within ±{:.2} % was found (best: +{:.2} % / −{:.2} %)",
+            options.tolerance * 100.0,
+            m.max_over * 100.0,
+            m.max_under * 100.0
         )
-        .max(1);
-    let base = assignment.clone();
-    let level_graphs: Vec<super::multilevel::LevelGraph> =
-        components.iter().map(|c| level_graph(&free, c)).collect();
-    // Each start has its own generator drawn from the seed and its number, so the plan does
-    // not depend on how starts are spread over threads; the best (then the lowest-numbered)
-    // start wins.
-    let run_start = |start: usize| -> (Key, usize, Vec<usize>) {
+    } else {
+        format!(
+            "{} unit(s) weigh more than a grid's share plus the tolerance",
+            heavy.len()
+        )
+    };
+    Some(Infeasibility {
+        reason,
+        blocking_units: heavy,
+    })
+}
+
+/// A plan from one start or polish: its key, the start's (or finalist's) number, the grid
+/// of each unit.
+type Candidate = (Key, usize, Vec<usize>);
+
+/// By key, then number: the same order whatever the thread count.
+fn by_key_then_number(x: &Candidate, y: &Candidate) -> std::cmp::Ordering {
+    (x.0, x.1).cmp(&(y.0, y.1))
+}
+
+/// The multilevel search over the free components: starts, then the best of them polished.
+struct Search<'a> {
+    graph: &'a UnitGraph,
+    options: &'a PartitionOptions,
+    components: &'a [Vec<usize>],
+    /// Grids given to each component.
+    shares: &'a [usize],
+    level_graphs: &'a [super::multilevel::LevelGraph],
+    /// The first grid after the dedicated units' grids.
+    first_free: usize,
+    /// The dedicated units in their grids, the rest unassigned.
+    base: Vec<usize>,
+}
+
+impl Search<'_> {
+    /// One start. Each start has its own generator drawn from the seed and its number, so
+    /// the plan does not depend on how starts are spread over threads.
+    fn run_start(&self, start: usize) -> Candidate {
+        let options = self.options;
         let mut rng = ChaCha8Rng::seed_from_u64(
             options
                 .seed
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                 .wrapping_add(start as u64),
         );
-        let mut assignment = base.clone();
-        let mut next_grid = next_grid;
-        for ((component, &grids_here), level) in components.iter().zip(&shares).zip(&level_graphs) {
+        let mut assignment = self.base.clone();
+        let mut next_grid = self.first_free;
+        for ((component, &grids_here), level) in self
+            .components
+            .iter()
+            .zip(self.shares)
+            .zip(self.level_graphs)
+        {
             if grids_here == 0 {
                 // More pieces than grids: these join the first free grid (reported above).
                 for &u in component {
-                    assignment[u] = dedicated.len();
+                    assignment[u] = self.first_free;
                 }
                 continue;
             }
@@ -332,46 +439,54 @@ pub fn partition(
             next_grid += grids_here;
         }
         (
-            plan_key(graph, &assignment, k, options.tolerance),
+            plan_key(self.graph, &assignment, options.grids, options.tolerance),
             start,
             assignment,
         )
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .clamp(1, starts);
-    let order =
-        |x: &(Key, usize, Vec<usize>), y: &(Key, usize, Vec<usize>)| (x.0, x.1).cmp(&(y.0, y.1));
-    // The best POLISHED starts (by key, then number: the same whatever the thread count).
-    let mut finalists: Vec<(Key, usize, Vec<usize>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let run_start = &run_start;
-                scope.spawn(move || {
-                    let mut kept: Vec<(Key, usize, Vec<usize>)> = Vec::new();
-                    for result in (t..starts).step_by(threads).map(run_start) {
-                        kept.push(result);
-                        kept.sort_by(order);
-                        kept.truncate(POLISHED);
-                    }
-                    kept
+    }
+
+    /// The best POLISHED of `starts` starts, spread over threads (by key, then number: the
+    /// same whatever the thread count).
+    fn best_starts(&self, starts: usize) -> Vec<Candidate> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .clamp(1, starts);
+        let mut finalists: Vec<Candidate> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    scope.spawn(move || {
+                        let mut kept: Vec<Candidate> = Vec::new();
+                        for result in (t..starts).step_by(threads).map(|s| self.run_start(s)) {
+                            kept.push(result);
+                            kept.sort_by(by_key_then_number);
+                            kept.truncate(POLISHED);
+                        }
+                        kept
+                    })
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    finalists.sort_by(order);
-    finalists.truncate(POLISHED);
-    // Each finalist polished on its own thread: neighbouring grids merged and split again
-    // where that cuts less; the best polished plan wins.
-    let polish = |rank: usize, mut assignment: Vec<usize>| -> (Key, usize, Vec<usize>) {
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        finalists.sort_by(by_key_then_number);
+        finalists.truncate(POLISHED);
+        finalists
+    }
+
+    /// One finalist polished: neighbouring grids merged and split again where that cuts less.
+    fn polish(&self, rank: usize, mut assignment: Vec<usize>) -> Candidate {
+        let options = self.options;
         let mut rng =
             ChaCha8Rng::seed_from_u64((options.seed ^ 0x5EED_CAFE).wrapping_add(rank as u64));
-        let mut first = dedicated.len();
-        for ((component, &grids_here), level) in components.iter().zip(&shares).zip(&level_graphs) {
+        let mut first = self.first_free;
+        for ((component, &grids_here), level) in self
+            .components
+            .iter()
+            .zip(self.shares)
+            .zip(self.level_graphs)
+        {
             if grids_here >= 2 {
                 let mut local: Vec<usize> =
                     component.iter().map(|&u| assignment[u] - first).collect();
@@ -392,57 +507,28 @@ pub fn partition(
             first += grids_here;
         }
         (
-            plan_key(graph, &assignment, k, options.tolerance),
+            plan_key(self.graph, &assignment, options.grids, options.tolerance),
             rank,
             assignment,
         )
-    };
-    let best: Option<(Key, usize, Vec<usize>)> = std::thread::scope(|scope| {
-        let polish = &polish;
-        let handles: Vec<_> = finalists
-            .into_iter()
-            .enumerate()
-            .map(|(rank, (_, _, assignment))| scope.spawn(move || polish(rank, assignment)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .min_by(order)
-    });
-    let assignment = best.map(|(_, _, a)| a).unwrap_or(base);
-    let grids = k;
-    let m = metrics(graph, &assignment, grids);
-    if infeasible.is_none()
-        && (m.max_over > options.tolerance + 1e-12 || m.max_under > options.tolerance + 1e-12)
-    {
-        let mean = graph.weights.iter().sum::<f64>() / k as f64;
-        let heavy: Vec<String> = (0..n)
-            .filter(|&u| graph.weights[u] > mean * (1.0 + options.tolerance))
-            .map(|u| graph.codes[u].clone())
-            .collect();
-        let reason = if heavy.is_empty() {
-            format!(
-                "no plan within ±{:.2} % was found (best: +{:.2} % / −{:.2} %)",
-                options.tolerance * 100.0,
-                m.max_over * 100.0,
-                m.max_under * 100.0
-            )
-        } else {
-            format!(
-                "{} unit(s) weigh more than a grid's share plus the tolerance",
-                heavy.len()
-            )
-        };
-        infeasible = Some(Infeasibility {
-            reason,
-            blocking_units: heavy,
-        });
     }
-    Ok(PartitionResult {
-        assignment,
-        metrics: m,
-        infeasible,
-    })
+
+    /// Each finalist polished on its own thread; the best polished plan wins.
+    fn polish_best(&self, finalists: Vec<Candidate>) -> Option<Candidate> {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = finalists
+                .into_iter()
+                .enumerate()
+                .map(|(rank, (_, _, assignment))| {
+                    scope.spawn(move || self.polish(rank, assignment))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .min_by(by_key_then_number)
+        })
+    }
 }
 
 /// How plans compare: within the tolerance first, then fewest cut edges, then the smaller

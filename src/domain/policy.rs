@@ -417,8 +417,55 @@ fn positive_u32(key: &str, value: i64, max: i64) -> Result<u32, PolicyError> {
 }
 
 impl RawPolicy {
+    /// The policy, each section checked in turn; the first value out of range is the error.
     fn validate(self) -> Result<Policy, PolicyError> {
-        let c = self.classification;
+        let classification = self.classification.validate()?;
+        let frequency = validate_frequency(self.frequency)?;
+        let mut minutes_per_visit = [0u32; 4];
+        for (class, minutes) in self.minutes_per_visit.into_array() {
+            minutes_per_visit[class.index()] =
+                positive_u32(&format!("minutes_per_visit.{class}"), minutes, 24 * 60)?;
+        }
+        let travel = self.workload.travel_minutes_per_km2_year;
+        if !(travel.is_finite() && travel >= 0.0) {
+            return Err(invalid(
+                "workload.travel_minutes_per_km2_year",
+                format!("must be zero or positive (got {travel})"),
+            ));
+        }
+        let (
+            min_officers_per_visit,
+            targeted_deadline_days,
+            escalate_after_days,
+            plan_horizon_days,
+        ) = self.inspection.validate()?;
+        let override_max_days = positive_u32("overrides.max_days", self.overrides.max_days, 3_650)?;
+        let random_draw = validate_random_draw(self.random_draw)?;
+        let (experienced_years, rotation_years, area_tolerance) = self.assignment.validate()?;
+        Ok(Policy {
+            classification,
+            frequency,
+            minutes_per_visit,
+            travel_minutes_per_km2_year: travel,
+            min_officers_per_visit,
+            targeted_deadline_days,
+            escalate_after_days,
+            plan_horizon_days,
+            override_max_days,
+            random_draw,
+            experienced_years,
+            rotation_years,
+            area_tolerance,
+            assessment: self.assessment.validate()?,
+        })
+    }
+}
+
+impl RawClassification {
+    /// Windows and thresholds in range, an annual-report due day that every year has, and
+    /// clean, distinct industries of which the key industries are some.
+    fn validate(self) -> Result<ClassificationPolicy, PolicyError> {
+        let c = self;
         let window_days = positive("classification.window_days", c.window_days, 36_500)?;
         let complaint_window_days = positive(
             "classification.complaint_window_days",
@@ -452,168 +499,170 @@ impl RawPolicy {
                 format!("{month:02}-{day:02} is not a date in every year"),
             ));
         }
-        if c.industries.is_empty() {
+        check_industries(&c.industries, &c.key_industries)?;
+        Ok(ClassificationPolicy {
+            window_days,
+            complaint_window_days,
+            complaint_threshold,
+            repeat_offender_violations,
+            annual_report_due_month: month,
+            annual_report_due_day: day,
+            industries: c.industries,
+            key_industries: c.key_industries,
+        })
+    }
+}
+
+/// At least one industry, each a clean word listed once; at least one key industry, each
+/// one of the industries.
+fn check_industries(industries: &[String], key_industries: &[String]) -> Result<(), PolicyError> {
+    if industries.is_empty() {
+        return Err(invalid(
+            "classification.industries",
+            "must list at least one industry",
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for industry in industries {
+        if industry.trim().is_empty() || industry.trim() != industry {
             return Err(invalid(
                 "classification.industries",
-                "must list at least one industry",
+                format!("'{industry}' is not a clean word"),
             ));
         }
-        let mut seen = BTreeSet::new();
-        for industry in &c.industries {
-            if industry.trim().is_empty() || industry.trim() != industry {
-                return Err(invalid(
-                    "classification.industries",
-                    format!("'{industry}' is not a clean word"),
-                ));
-            }
-            if !seen.insert(industry.as_str()) {
-                return Err(invalid(
-                    "classification.industries",
-                    format!("'{industry}' is listed twice"),
-                ));
-            }
+        if !seen.insert(industry.as_str()) {
+            return Err(invalid(
+                "classification.industries",
+                format!("'{industry}' is listed twice"),
+            ));
         }
-        if c.key_industries.is_empty() {
+    }
+    if key_industries.is_empty() {
+        return Err(invalid(
+            "classification.key_industries",
+            "must list at least one key industry",
+        ));
+    }
+    for key in key_industries {
+        if !seen.contains(key.as_str()) {
             return Err(invalid(
                 "classification.key_industries",
-                "must list at least one key industry",
+                format!("'{key}' is not in classification.industries"),
             ));
         }
-        for key in &c.key_industries {
-            if !seen.contains(key.as_str()) {
-                return Err(invalid(
-                    "classification.key_industries",
-                    format!("'{key}' is not in classification.industries"),
-                ));
-            }
-        }
+    }
+    Ok(())
+}
 
-        let mut frequency = [Frequency {
-            period: PeriodKind::Month,
-            visits: 1,
-        }; 4];
-        for (class, raw) in self.frequency.into_array() {
-            let key = format!("frequency.{class}");
-            let period = match raw.period.as_str() {
-                "half_year" => PeriodKind::HalfYear,
-                "quarter" => PeriodKind::Quarter,
-                "month" => PeriodKind::Month,
-                "half_month" => PeriodKind::HalfMonth,
-                other => {
-                    return Err(invalid(
-                        &format!("{key}.period"),
-                        format!(
-                            "unknown period '{other}' (expected half_year, quarter, month or half_month)"
-                        ),
-                    ));
-                }
-            };
-            let visits = positive_u32(&format!("{key}.visits"), raw.visits, 31)?;
-            frequency[class.index()] = Frequency { period, visits };
-        }
-        // A riskier class is never patrolled less often than a safer one.
-        for pair in RiskClass::ALL.windows(2) {
-            let (lower, higher) = (frequency[pair[0].index()], frequency[pair[1].index()]);
-            if higher.visits_per_year() < lower.visits_per_year() {
+/// Each class's period and visits, a riskier class never patrolled less often than a safer one.
+fn validate_frequency(raw: RawPerClass<RawFrequency>) -> Result<[Frequency; 4], PolicyError> {
+    let mut frequency = [Frequency {
+        period: PeriodKind::Month,
+        visits: 1,
+    }; 4];
+    for (class, raw) in raw.into_array() {
+        let key = format!("frequency.{class}");
+        let period = match raw.period.as_str() {
+            "half_year" => PeriodKind::HalfYear,
+            "quarter" => PeriodKind::Quarter,
+            "month" => PeriodKind::Month,
+            "half_month" => PeriodKind::HalfMonth,
+            other => {
                 return Err(invalid(
-                    &format!("frequency.{}", pair[1]),
+                    &format!("{key}.period"),
                     format!(
-                        "class {} would be visited {} times a year, less than class {} ({})",
-                        pair[1],
-                        higher.visits_per_year(),
-                        pair[0],
-                        lower.visits_per_year()
+                        "unknown period '{other}' (expected half_year, quarter, month or half_month)"
                     ),
                 ));
             }
-        }
-        let mut minutes_per_visit = [0u32; 4];
-        for (class, minutes) in self.minutes_per_visit.into_array() {
-            minutes_per_visit[class.index()] =
-                positive_u32(&format!("minutes_per_visit.{class}"), minutes, 24 * 60)?;
-        }
-        let travel = self.workload.travel_minutes_per_km2_year;
-        if !(travel.is_finite() && travel >= 0.0) {
+        };
+        let visits = positive_u32(&format!("{key}.visits"), raw.visits, 31)?;
+        frequency[class.index()] = Frequency { period, visits };
+    }
+    // A riskier class is never patrolled less often than a safer one.
+    for pair in RiskClass::ALL.windows(2) {
+        let (lower, higher) = (frequency[pair[0].index()], frequency[pair[1].index()]);
+        if higher.visits_per_year() < lower.visits_per_year() {
             return Err(invalid(
-                "workload.travel_minutes_per_km2_year",
-                format!("must be zero or positive (got {travel})"),
+                &format!("frequency.{}", pair[1]),
+                format!(
+                    "class {} would be visited {} times a year, less than class {} ({})",
+                    pair[1],
+                    higher.visits_per_year(),
+                    pair[0],
+                    lower.visits_per_year()
+                ),
             ));
         }
-        Ok(Policy {
-            classification: ClassificationPolicy {
-                window_days,
-                complaint_window_days,
-                complaint_threshold,
-                repeat_offender_violations,
-                annual_report_due_month: month,
-                annual_report_due_day: day,
-                industries: c.industries,
-                key_industries: c.key_industries,
-            },
-            frequency,
-            minutes_per_visit,
-            travel_minutes_per_km2_year: travel,
-            min_officers_per_visit: positive_u32(
-                "inspection.min_officers_per_visit",
-                self.inspection.min_officers_per_visit,
-                10,
-            )?,
-            targeted_deadline_days: positive_u32(
-                "inspection.targeted_deadline_days",
-                self.inspection.targeted_deadline_days,
-                365,
-            )?,
-            escalate_after_days: {
-                let days = self.inspection.escalate_after_days;
-                if !(0..=365).contains(&days) {
-                    return Err(invalid(
-                        "inspection.escalate_after_days",
-                        format!("must be between 0 and 365 (got {days})"),
-                    ));
-                }
-                days as u32
-            },
-            plan_horizon_days: positive_u32(
-                "inspection.plan_horizon_days",
-                self.inspection.plan_horizon_days,
-                3_660,
-            )?,
-            override_max_days: positive_u32("overrides.max_days", self.overrides.max_days, 3_650)?,
-            random_draw: {
-                let mut shares = [0.0; 4];
-                for (class, share) in self.random_draw.into_array() {
-                    if !(share.is_finite() && (0.0..=1.0).contains(&share)) {
-                        return Err(invalid(
-                            &format!("random_draw.{class}"),
-                            format!("must be a share between 0 and 1 (got {share})"),
-                        ));
-                    }
-                    shares[class.index()] = share;
-                }
-                shares
-            },
-            experienced_years: positive_u32(
-                "assignment.experienced_years",
-                self.assignment.experienced_years,
-                60,
-            )?,
-            rotation_years: positive_u32(
-                "assignment.rotation_years",
-                self.assignment.rotation_years,
-                60,
-            )?,
-            area_tolerance: {
-                let t = self.assignment.area_tolerance;
-                if !(t.is_finite() && t > 0.0 && t < 1.0) {
-                    return Err(invalid(
-                        "assignment.area_tolerance",
-                        format!("must be between 0 and 1 (got {t})"),
-                    ));
-                }
-                t
-            },
-            assessment: self.assessment.validate()?,
-        })
+    }
+    Ok(frequency)
+}
+
+impl RawInspection {
+    /// Officers a visit needs, the targeted-visit deadline, the days before an overdue task
+    /// is escalated (0 to 365) and the plan horizon, in that order.
+    fn validate(self) -> Result<(u32, u32, u32, u32), PolicyError> {
+        let min_officers_per_visit = positive_u32(
+            "inspection.min_officers_per_visit",
+            self.min_officers_per_visit,
+            10,
+        )?;
+        let targeted_deadline_days = positive_u32(
+            "inspection.targeted_deadline_days",
+            self.targeted_deadline_days,
+            365,
+        )?;
+        let days = self.escalate_after_days;
+        if !(0..=365).contains(&days) {
+            return Err(invalid(
+                "inspection.escalate_after_days",
+                format!("must be between 0 and 365 (got {days})"),
+            ));
+        }
+        let plan_horizon_days = positive_u32(
+            "inspection.plan_horizon_days",
+            self.plan_horizon_days,
+            3_660,
+        )?;
+        Ok((
+            min_officers_per_visit,
+            targeted_deadline_days,
+            days as u32,
+            plan_horizon_days,
+        ))
+    }
+}
+
+/// Each class's share of the random draw, between 0 and 1.
+fn validate_random_draw(raw: RawPerClass<f64>) -> Result<[f64; 4], PolicyError> {
+    let mut shares = [0.0; 4];
+    for (class, share) in raw.into_array() {
+        if !(share.is_finite() && (0.0..=1.0).contains(&share)) {
+            return Err(invalid(
+                &format!("random_draw.{class}"),
+                format!("must be a share between 0 and 1 (got {share})"),
+            ));
+        }
+        shares[class.index()] = share;
+    }
+    Ok(shares)
+}
+
+impl RawAssignment {
+    /// The years that make an officer experienced, the rotation limit, and the balance
+    /// allowed between areas (strictly between 0 and 1), in that order.
+    fn validate(self) -> Result<(u32, u32, f64), PolicyError> {
+        let experienced_years =
+            positive_u32("assignment.experienced_years", self.experienced_years, 60)?;
+        let rotation_years = positive_u32("assignment.rotation_years", self.rotation_years, 60)?;
+        let t = self.area_tolerance;
+        if !(t.is_finite() && t > 0.0 && t < 1.0) {
+            return Err(invalid(
+                "assignment.area_tolerance",
+                format!("must be between 0 and 1 (got {t})"),
+            ));
+        }
+        Ok((experienced_years, rotation_years, t))
     }
 }
 
