@@ -1850,39 +1850,13 @@ async fn an_officer_signs_in_on_the_pages_records_a_visit_and_the_due_list_chang
         .unwrap()
         .to_owned();
 
-    let boundary = "FORMBOUNDARY";
-    let mut form = String::new();
-    let mut field = |name: &str, value: &str| {
-        form.push_str(&format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-        ));
-    };
-    field("key", &key);
-    field("visited_at", "2027-01-20T10:15");
-    field("partner", &partner);
-    for item in CHECKLIST {
-        field(&format!("item_{item}"), "pass");
-        field(&format!("note_{item}"), "");
-    }
-    for name in [
-        "finding_severity",
-        "finding_note",
-        "rectification",
-        "deadline",
-        "warning",
-    ] {
-        field(name, "");
-    }
-    form.push_str(&format!("--{boundary}--\r\n"));
+    let (form, content_type) = crate::visit_form::form(&key, "2027-01-20T10:15", &partner);
     let post = || {
         Request::builder()
             .method("POST")
             .uri(format!("/officer/business/{first}/visit"))
             .header("cookie", &cookie)
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
+            .header("content-type", &content_type)
             .body(Body::from(form.clone()))
             .unwrap()
     };

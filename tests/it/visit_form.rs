@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::http::Service;
 
 /// The inspection form as the officer's page sends it (multipart), every item passed.
-fn form(key: &str, visited_at: &str, partner: &str) -> (String, String) {
+pub(crate) fn form(key: &str, visited_at: &str, partner: &str) -> (String, String) {
     let boundary = "FORMBOUNDARY";
     let mut form = String::new();
     let mut field = |name: &str, value: &str| {
