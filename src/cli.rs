@@ -649,7 +649,7 @@ fn add_user(
 
 /// `user list`: one account a line, tab-separated.
 fn list_users(app: &App) -> Result<()> {
-    for u in app.open_store()?.read().users()? {
+    for u in app.users(&Caller::command_line("cli"))? {
         println!(
             "{}\t{}\t{}{}",
             u.username,
@@ -990,7 +990,7 @@ fn plans(app: &App, region: &str, approve: Option<i64>, by: Option<&str>) -> Res
         app.approve_plan(region, version, by.unwrap_or_default())?;
         println!("plan {version} of {region} approved");
     }
-    for p in app.plans(region)? {
+    for p in app.plans(&Caller::command_line("cli"), region)? {
         println!(
             "{} v{} {:<8} {} grids, created {}{}",
             p.region_code,

@@ -184,3 +184,31 @@ fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// A valid argon2 hash of nothing anyone can type, checked against when a name is unknown.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0dDQ9t6yDDN0F2cA8e2Zb6zlEk1PY3r1WtLWeQCk7Dw";
+
+/// Who a caller is, and the grids where they hold a post (region, grid).
+#[derive(Debug, Clone, Serialize)]
+pub struct Me {
+    pub user: Caller,
+    pub grids: Vec<(String, String)>,
+}
+
+impl App {
+    /// Every account (admins).
+    pub fn users(&self, caller: &Caller) -> Result<Vec<UserRow>, AppError> {
+        self.require(caller, crate::domain::access::Action::ManageUsers)?;
+        Ok(self.open_store()?.read().users()?)
+    }
+
+    /// The caller, and the grids where they hold a post (none for a caller with no officer).
+    pub fn me(&self, caller: &Caller) -> Result<Me, AppError> {
+        self.require(caller, crate::domain::access::Action::Read)?;
+        let grids = match caller.officer_id.as_deref() {
+            Some(officer) => self.open_store()?.read().officer_grids(officer)?,
+            None => Vec::new(),
+        };
+        Ok(Me {
+            user: caller.clone(),
+            grids,
+        })
+    }
+}

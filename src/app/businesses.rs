@@ -387,3 +387,40 @@ impl App {
             .list_businesses(region, class, self.clock.today(), limit)?)
     }
 }
+
+impl App {
+    /// Per region: units, businesses, unlocated ones, classes.
+    pub fn summary(
+        &self,
+        caller: &super::access::Caller,
+    ) -> Result<crate::store::Summary, AppError> {
+        self.require(caller, crate::domain::access::Action::Read)?;
+        Ok(self.open_store()?.read().summary(self.clock.today())?)
+    }
+
+    /// Businesses matching a search, riskiest first; an officer's search is held to the
+    /// grids where they hold a post, whatever the search asks.
+    pub fn search_businesses(
+        &self,
+        caller: &super::access::Caller,
+        mut search: crate::store::BusinessSearch,
+    ) -> Result<Vec<crate::store::BusinessLine>, AppError> {
+        self.require(caller, crate::domain::access::Action::Read)?;
+        search.officer_scope = crate::domain::access::grid_scoped(caller.role)
+            .then(|| caller.officer_id.clone().unwrap_or_default());
+        Ok(self
+            .open_store()?
+            .read()
+            .search_businesses(&search, self.clock.today())?)
+    }
+
+    /// One business as [`App::entity`] shows it, for a caller who may read it.
+    pub fn business(
+        &self,
+        caller: &super::access::Caller,
+        id: &EntityId,
+    ) -> Result<EntityDetail, AppError> {
+        self.require_entity(caller, id.as_str(), crate::domain::access::Action::Read)?;
+        self.entity(id)
+    }
+}

@@ -320,8 +320,50 @@ impl super::App {
         })
     }
 
-    pub fn plans(&self, region_code: &str) -> Result<Vec<crate::store::PlanRow>, super::AppError> {
+    /// A region's grid plans (draft, approved, retired).
+    pub fn plans(
+        &self,
+        caller: &super::access::Caller,
+        region_code: &str,
+    ) -> Result<Vec<crate::store::PlanRow>, super::AppError> {
+        self.require(caller, crate::domain::access::Action::Read)?;
         Ok(self.open_store()?.read().plans(region_code)?)
+    }
+
+    /// A region's outline (a GeoJSON Feature).
+    pub fn region_outline(
+        &self,
+        caller: &super::access::Caller,
+        region_code: &str,
+    ) -> Result<serde_json::Value, super::AppError> {
+        self.require(caller, crate::domain::access::Action::Read)?;
+        Ok(self.open_store()?.read().region_feature(region_code)?)
+    }
+
+    /// A region's base units (a GeoJSON FeatureCollection); an unknown region is not found.
+    pub fn region_units(
+        &self,
+        caller: &super::access::Caller,
+        region_code: &str,
+    ) -> Result<serde_json::Value, super::AppError> {
+        self.require(caller, crate::domain::access::Action::Read)?;
+        let store = self.open_store()?;
+        store.read().region_feature(region_code)?;
+        Ok(store.read().units_geojson(region_code)?)
+    }
+
+    /// A plan's grids with their units and post holders (a GeoJSON FeatureCollection).
+    pub fn plan_map(
+        &self,
+        caller: &super::access::Caller,
+        region_code: &str,
+        version: i64,
+    ) -> Result<serde_json::Value, super::AppError> {
+        self.require(caller, crate::domain::access::Action::Read)?;
+        Ok(self
+            .open_store()?
+            .read()
+            .plan_geojson(region_code, version)?)
     }
 }
 

@@ -232,3 +232,38 @@ impl App {
         })
     }
 }
+
+/// The open posts of a region's plan in force: grid → officer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostsInForce {
+    pub plan_version: i64,
+    pub a_posts: HashMap<String, String>,
+    pub b_posts: HashMap<String, String>,
+}
+
+impl App {
+    /// The open posts of the region's plan in force.
+    pub fn posts_in_force(
+        &self,
+        caller: &Caller,
+        region_code: &str,
+    ) -> Result<PostsInForce, AppError> {
+        self.require(caller, Action::Read)?;
+        let store = self.open_store()?;
+        let db = store.read();
+        let version = db.plan_in_force(region_code)?.ok_or_else(|| {
+            crate::store::StoreError::NotFound(format!("a grid plan of region '{region_code}'"))
+        })?;
+        Ok(PostsInForce {
+            plan_version: version,
+            a_posts: db.open_posts(region_code, version, "A")?,
+            b_posts: db.open_posts(region_code, version, "B")?,
+        })
+    }
+
+    /// The roster of every region.
+    pub fn roster(&self, caller: &Caller) -> Result<Vec<Officer>, AppError> {
+        self.require(caller, Action::Read)?;
+        Ok(self.open_store()?.read().officers(None)?)
+    }
+}

@@ -113,23 +113,15 @@ async fn logout(State(app): State<AppState>, auth: Auth) -> Result<StatusCode, A
 #[utoipa::path(get, path = "/api/me", tag = "accounts", security(("bearer" = [])),
     responses((status = 200, description = "the caller")))]
 async fn me(State(app): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
-    let caller = auth.caller;
-    let grids = match caller.officer_id.clone() {
-        Some(o) => blocking(move || Ok(app.open_store()?.read().officer_grids(&o)?)).await?,
-        None => Vec::new(),
-    };
-    Ok(Json(json!({ "user": caller, "grids": grids })))
+    let me = blocking(move || app.me(&auth.caller)).await?;
+    Ok(Json(json!({ "user": me.user, "grids": me.grids })))
 }
 
 /// Every account (admins).
 #[utoipa::path(get, path = "/api/users", tag = "accounts", security(("bearer" = [])),
     responses((status = 200, description = "accounts")))]
 async fn users(State(app): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
-    let users = blocking(move || {
-        app.require(&auth.caller, Action::ManageUsers)?;
-        Ok(app.open_store()?.read().users()?)
-    })
-    .await?;
+    let users = blocking(move || app.users(&auth.caller)).await?;
     Ok(Json(json!({ "users": users })))
 }
 

@@ -13,7 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::auth::Auth;
 use super::{ApiError, ApiJson, AppState, blocking};
 use crate::app::Event;
-use crate::domain::access::{Action, grid_scoped};
+use crate::domain::access::Action;
 use crate::domain::entity::{Complaint, EntityId};
 use crate::domain::policy::RiskClass;
 use crate::store::BusinessSearch;
@@ -65,22 +65,12 @@ async fn list(
         class,
         text: q.q.filter(|t| !t.is_empty()),
         grid: q.grid,
-        officer_scope: if grid_scoped(auth.caller.role) {
-            Some(auth.caller.officer_id.clone().unwrap_or_default())
-        } else {
-            None
-        },
+        // Set by the use case from the caller.
+        officer_scope: None,
         limit: q.limit.unwrap_or(100).min(10_000),
         offset: q.offset.unwrap_or(0),
     };
-    let rows = blocking(move || {
-        app.require(&auth.caller, Action::Read)?;
-        Ok(app
-            .open_store()?
-            .read()
-            .search_businesses(&search, app.clock.today())?)
-    })
-    .await?;
+    let rows = blocking(move || app.search_businesses(&auth.caller, search)).await?;
     Ok(Json(json!({ "businesses": rows })))
 }
 
@@ -94,11 +84,7 @@ async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = entity_id(&id)?;
-    let detail = blocking(move || {
-        app.require_entity(&auth.caller, id.as_str(), Action::Read)?;
-        app.entity(&id)
-    })
-    .await?;
+    let detail = blocking(move || app.business(&auth.caller, &id)).await?;
     Ok(Json(serde_json::to_value(detail).unwrap_or_default()))
 }
 
@@ -112,11 +98,7 @@ async fn tasks(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = entity_id(&id)?;
-    let tasks = blocking(move || {
-        app.require_entity(&auth.caller, id.as_str(), Action::Read)?;
-        app.tasks_for_entity(&auth.caller, id.as_str())
-    })
-    .await?;
+    let tasks = blocking(move || app.tasks_for_entity(&auth.caller, id.as_str())).await?;
     Ok(Json(json!({ "tasks": tasks })))
 }
 

@@ -35,12 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/regions", tag = "places", security(("bearer" = [])),
     responses((status = 200, description = "regions")))]
 async fn regions(State(app): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
-    let today = app.clock.today();
-    let summary = blocking(move || {
-        app.require(&auth.caller, Action::Read)?;
-        Ok(app.open_store()?.read().summary(today)?)
-    })
-    .await?;
+    let summary = blocking(move || app.summary(&auth.caller)).await?;
     Ok(Json(json!({ "regions": summary.regions })))
 }
 
@@ -54,11 +49,7 @@ async fn region(
     Path(code): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
-        blocking(move || {
-            app.require(&auth.caller, Action::Read)?;
-            Ok(app.open_store()?.read().region_feature(&code)?)
-        })
-        .await?,
+        blocking(move || app.region_outline(&auth.caller, &code)).await?,
     ))
 }
 
@@ -72,13 +63,7 @@ async fn units(
     Path(code): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
-        blocking(move || {
-            app.require(&auth.caller, Action::Read)?;
-            let store = app.open_store()?;
-            store.read().region_feature(&code)?;
-            Ok(store.read().units_geojson(&code)?)
-        })
-        .await?,
+        blocking(move || app.region_units(&auth.caller, &code)).await?,
     ))
 }
 
@@ -91,11 +76,7 @@ async fn plans(
     auth: Auth,
     Path(code): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let plans = blocking(move || {
-        app.require(&auth.caller, Action::Read)?;
-        app.plans(&code)
-    })
-    .await?;
+    let plans = blocking(move || app.plans(&auth.caller, &code)).await?;
     Ok(Json(json!({ "plans": plans })))
 }
 
@@ -144,11 +125,7 @@ async fn plan(
     Path((code, version)): Path<(String, i64)>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
-        blocking(move || {
-            app.require(&auth.caller, Action::Read)?;
-            Ok(app.open_store()?.read().plan_geojson(&code, version)?)
-        })
-        .await?,
+        blocking(move || app.plan_map(&auth.caller, &code, version)).await?,
     ))
 }
 
@@ -233,11 +210,7 @@ async fn areas(
     auth: Auth,
     Path(code): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let areas = blocking(move || {
-        app.require(&auth.caller, Action::Read)?;
-        app.areas(&auth.caller, &code)
-    })
-    .await?;
+    let areas = blocking(move || app.areas(&auth.caller, &code)).await?;
     Ok(Json(json!({ "areas": areas })))
 }
 
@@ -250,21 +223,12 @@ async fn posts(
     auth: Auth,
     Path(code): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let body = blocking(move || {
-        app.require(&auth.caller, Action::Read)?;
-        let store = app.open_store()?;
-        let db = store.read();
-        let version = db.plan_in_force(&code)?.ok_or_else(|| {
-            crate::store::StoreError::NotFound(format!("a grid plan of region '{code}'"))
-        })?;
-        Ok(json!({
-            "plan_version": version,
-            "a_posts": db.open_posts(&code, version, "A")?,
-            "b_posts": db.open_posts(&code, version, "B")?,
-        }))
-    })
-    .await?;
-    Ok(Json(body))
+    let posts = blocking(move || app.posts_in_force(&auth.caller, &code)).await?;
+    Ok(Json(json!({
+        "plan_version": posts.plan_version,
+        "a_posts": posts.a_posts,
+        "b_posts": posts.b_posts,
+    })))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -306,11 +270,7 @@ async fn assignment(
 #[utoipa::path(get, path = "/api/officers", tag = "people", security(("bearer" = [])),
     responses((status = 200, description = "officers")))]
 async fn officers(State(app): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
-    let officers = blocking(move || {
-        app.require(&auth.caller, Action::Read)?;
-        Ok(app.open_store()?.read().officers(None)?)
-    })
-    .await?;
+    let officers = blocking(move || app.roster(&auth.caller)).await?;
     Ok(Json(json!({ "officers": officers })))
 }
 

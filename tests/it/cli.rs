@@ -139,7 +139,8 @@ fn demo_builds_a_fresh_database_from_the_bundled_region() {
         gridpatrol::app::Clock::System,
     );
     app.token_hours = 1;
-    let plans = app.plans("420102").unwrap();
+    let cli = gridpatrol::app::access::Caller::command_line("test");
+    let plans = app.plans(&cli, "420102").unwrap();
     assert!(plans.iter().any(|p| p.status == "approved"), "{plans:?}");
     let clears = app
         .clears(

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, real SQLite files, a real server on port 0.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod access_work;
 mod classify;
 mod cli;

@@ -259,7 +259,10 @@ fn plans_are_stored_as_drafts_and_approval_retires_the_plan_in_force() {
     t.app.approve_plan("tiny", 2, "chief Wang").unwrap();
     let statuses: Vec<(i64, String, i64)> = t
         .app
-        .plans("tiny")
+        .plans(
+            &gridpatrol::app::access::Caller::command_line("test"),
+            "tiny",
+        )
         .unwrap()
         .into_iter()
         .map(|p| (p.version, p.status, p.grids))
