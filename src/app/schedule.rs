@@ -108,25 +108,7 @@ impl App {
                     report.unlocated += 1;
                     return Ok(());
                 };
-                let timeline = match overrides.get(id) {
-                    Some((class, until)) => {
-                        let class = class.parse().unwrap_or(RiskClass::D);
-                        let mut timeline = vec![(today, class)];
-                        if let Some(after) = until.succ_opt().filter(|d| *d <= to) {
-                            timeline.extend(super::plan::class_timeline(
-                                &row.business,
-                                &row.records,
-                                after,
-                                to,
-                                policy,
-                            ));
-                        }
-                        timeline
-                    }
-                    None => {
-                        super::plan::class_timeline(&row.business, &row.records, today, to, policy)
-                    }
-                };
+                let timeline = timeline_in_force(&row, overrides.get(id), today, to, policy);
                 let visits: Vec<NaiveDate> =
                     row.records.inspections.iter().map(|v| v.date).collect();
                 let mut used = vec![false; tasks.len()];
@@ -182,51 +164,16 @@ impl App {
             drop(open);
             drop(open_statement);
 
-            // Date the new visits onto each officer's days, around the tasks they have, each
-            // inside its period (which may reach past the horizon).
-            let last = uncovered
-                .iter()
-                .map(|u| u.2.end)
-                .max()
-                .unwrap_or(to)
-                .max(to);
-            let range = Window {
-                start: today,
-                end: last,
-            };
-            let loads = db.officer_day_loads(region_code, today, last)?;
-            let days = usize::try_from((last - today).num_days()).unwrap_or(0) + 1;
-            let mut per_officer: HashMap<&str, Vec<&Uncovered>> = HashMap::new();
-            for u in &uncovered {
-                if let Some(officer) = lead[u.1] {
-                    per_officer.entry(officer.as_str()).or_default().push(u);
-                }
-            }
-            let mut officers: Vec<&str> = per_officer.keys().copied().collect();
-            officers.sort_unstable();
-            let mut new_tasks: Vec<NewTask> = Vec::new();
-            for officer in officers {
-                let list = &per_officer[officer];
-                let initial: Vec<u32> = today
-                    .iter_days()
-                    .take(days)
-                    .map(|d| loads.get(&(officer.to_owned(), d)).copied().unwrap_or(0))
-                    .collect();
-                let windows: Vec<Window> = list.iter().map(|u| u.2).collect();
-                let due = spread_due_dates_onto(&windows, range, &initial);
-                for (u, date) in list.iter().zip(due) {
-                    new_tasks.push(NewTask {
-                        entity_id: u.0.clone(),
-                        grid_code: labels[u.1].clone(),
-                        officer_id: officer.to_owned(),
-                        partner_id: partner[u.1].cloned().unwrap_or_default(),
-                        kind: "routine".to_owned(),
-                        period_start: u.2.start,
-                        due_on: date,
-                        due_by: u.2.end.max(date),
-                    });
-                }
-            }
+            let new_tasks = date_uncovered(
+                &db,
+                region_code,
+                &uncovered,
+                &lead,
+                &partner,
+                &labels,
+                today,
+                to,
+            )?;
             for (id, g) in &moves {
                 let officer = lead[*g].map_or("", String::as_str);
                 db.move_task(
@@ -406,6 +353,94 @@ pub fn month_of(day: NaiveDate) -> (NaiveDate, NaiveDate) {
         .checked_add_months(chrono::Months::new(1))
         .unwrap_or(first);
     (first, next.pred_opt().unwrap_or(first))
+}
+
+/// A business's classes from `today` to `to`: the override's class while it is active (an
+/// unknown class read as D), then the classes its record gives.
+fn timeline_in_force(
+    row: &crate::store::BusinessRow,
+    override_in_force: Option<&(String, NaiveDate)>,
+    today: NaiveDate,
+    to: NaiveDate,
+    policy: &crate::domain::policy::Policy,
+) -> Vec<(NaiveDate, RiskClass)> {
+    match override_in_force {
+        Some((class, until)) => {
+            let class = class.parse().unwrap_or(RiskClass::D);
+            let mut timeline = vec![(today, class)];
+            if let Some(after) = until.succ_opt().filter(|d| *d <= to) {
+                timeline.extend(super::plan::class_timeline(
+                    &row.business,
+                    &row.records,
+                    after,
+                    to,
+                    policy,
+                ));
+            }
+            timeline
+        }
+        None => super::plan::class_timeline(&row.business, &row.records, today, to, policy),
+    }
+}
+
+/// New routine tasks for the owed visits no open task covers: dated onto each grid's A-post
+/// holder's least loaded days around the tasks they already carry, each inside its period
+/// (which may reach past the horizon `to`).
+#[allow(clippy::too_many_arguments)]
+fn date_uncovered(
+    db: &crate::store::Db<'_>,
+    region_code: &str,
+    uncovered: &[Uncovered],
+    lead: &[Option<&String>],
+    partner: &[Option<&String>],
+    labels: &[String],
+    today: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<NewTask>, AppError> {
+    let last = uncovered
+        .iter()
+        .map(|u| u.2.end)
+        .max()
+        .unwrap_or(to)
+        .max(to);
+    let range = Window {
+        start: today,
+        end: last,
+    };
+    let loads = db.officer_day_loads(region_code, today, last)?;
+    let days = usize::try_from((last - today).num_days()).unwrap_or(0) + 1;
+    let mut per_officer: HashMap<&str, Vec<&Uncovered>> = HashMap::new();
+    for u in uncovered {
+        if let Some(officer) = lead[u.1] {
+            per_officer.entry(officer.as_str()).or_default().push(u);
+        }
+    }
+    let mut officers: Vec<&str> = per_officer.keys().copied().collect();
+    officers.sort_unstable();
+    let mut new_tasks: Vec<NewTask> = Vec::new();
+    for officer in officers {
+        let list = &per_officer[officer];
+        let initial: Vec<u32> = today
+            .iter_days()
+            .take(days)
+            .map(|d| loads.get(&(officer.to_owned(), d)).copied().unwrap_or(0))
+            .collect();
+        let windows: Vec<Window> = list.iter().map(|u| u.2).collect();
+        let due = spread_due_dates_onto(&windows, range, &initial);
+        for (u, date) in list.iter().zip(due) {
+            new_tasks.push(NewTask {
+                entity_id: u.0.clone(),
+                grid_code: labels[u.1].clone(),
+                officer_id: officer.to_owned(),
+                partner_id: partner[u.1].cloned().unwrap_or_default(),
+                kind: "routine".to_owned(),
+                period_start: u.2.start,
+                due_on: date,
+                due_by: u.2.end.max(date),
+            });
+        }
+    }
+    Ok(new_tasks)
 }
 
 #[cfg(test)]

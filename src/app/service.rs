@@ -287,6 +287,27 @@ impl App {
         })
     }
 
+    /// Refuses a visit whose officers are not all on the roster with an enforcement
+    /// certificate (facts kept in memory, or read on the writing connection).
+    fn require_certified(&self, db: &Db<'_>, officers: &[String]) -> Result<(), AppError> {
+        for o in officers {
+            match self.officer_facts(db, o)?.certified {
+                None => {
+                    return Err(AppError::Invalid(format!(
+                        "officers: '{o}' is not on the roster"
+                    )));
+                }
+                Some(false) => {
+                    return Err(AppError::Invalid(format!(
+                        "officers: '{o}' holds no enforcement certificate"
+                    )));
+                }
+                Some(true) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// A prepared visit's checks against what is stored and its writes, in the writer's
     /// transaction. What it touches: the due lists of the officers of the business's open
     /// tasks (closed, or showing its new class) and of the follow-up's officers.
@@ -320,38 +341,10 @@ impl App {
             .ok_or_else(|| crate::store::StoreError::NotFound(format!("business '{id}'")))?;
         let stored_class = business.class_holding_on(today);
         self.require_unit_covered(db, caller, id, business.region_code, business.unit_code)?;
-        for o in &visit.officers {
-            match self.officer_facts(db, o)?.certified {
-                None => {
-                    return Err(AppError::Invalid(format!(
-                        "officers: '{o}' is not on the roster"
-                    )));
-                }
-                Some(false) => {
-                    return Err(AppError::Invalid(format!(
-                        "officers: '{o}' holds no enforcement certificate"
-                    )));
-                }
-                Some(true) => {}
-            }
-        }
+        self.require_certified(db, &visit.officers)?;
         let classes_current = self.classes_under_policy(db)?;
-        if let (Some(key), Some(hash)) = (idempotency_key.as_deref(), request_hash)
-            && let Some(stored) = db.stored_response(caller.user_id, key)?
-        {
-            if &stored.request_hash != hash {
-                return Err(AppError::Conflict(format!(
-                    "Idempotency-Key '{key}' was used for a different request"
-                )));
-            }
-            return Ok((
-                WrittenVisit {
-                    status: stored.status,
-                    report: None,
-                    json: stored.body,
-                },
-                Touched::Nothing,
-            ));
+        if let Some(answer) = retried_answer(db, prepared)? {
+            return Ok((answer, Touched::Nothing));
         }
         let partner = visit.officers.iter().find(|o| **o != *officer);
         // The tasks this visit satisfies, read once: the visit takes the most urgent
@@ -362,17 +355,7 @@ impl App {
             officers: mut touched,
         } = db.tasks_satisfied_by(id.as_str(), date)?;
         touched.extend(visit.officers.iter().cloned());
-        let kind = satisfied
-            .iter()
-            .map(|(_, k)| k.as_str())
-            .min_by_key(|k| match *k {
-                "targeted" => 0,
-                "follow_up" => 1,
-                "special" => 2,
-                _ => 3,
-            })
-            .unwrap_or("routine")
-            .to_owned();
+        let kind = most_urgent_kind(&satisfied);
         let inspection_id = db.insert_visit(
             &NewVisit {
                 entity_id: id.as_str(),
@@ -394,20 +377,7 @@ impl App {
             },
             at,
         )?;
-        for f in &visit.findings {
-            db.insert_violation(
-                id,
-                &Violation {
-                    date,
-                    severity: f.severity,
-                    suspended: false,
-                    revoked: false,
-                    note: f.note.clone(),
-                },
-                &caller.username,
-                at,
-            )?;
-        }
+        write_findings(db, prepared)?;
         for p in &visit.photos {
             db.link_photo(inspection_id, &p.sha256, &p.name)?;
         }
@@ -684,6 +654,63 @@ pub(super) fn targeted_window(date: NaiveDate, deadline_days: u32) -> (NaiveDate
         .checked_add_days(chrono::Days::new(u64::from(deadline_days)))
         .unwrap_or(date);
     (date, due)
+}
+
+/// The first answer to a retried idempotency key, if this caller sent it before; a key sent
+/// before with another request is refused.
+fn retried_answer(db: &Db<'_>, prepared: &PreparedVisit) -> Result<Option<WrittenVisit>, AppError> {
+    let (Some(key), Some(hash)) = (prepared.idempotency_key.as_deref(), &prepared.request_hash)
+    else {
+        return Ok(None);
+    };
+    let Some(stored) = db.stored_response(prepared.caller.user_id, key)? else {
+        return Ok(None);
+    };
+    if &stored.request_hash != hash {
+        return Err(AppError::Conflict(format!(
+            "Idempotency-Key '{key}' was used for a different request"
+        )));
+    }
+    Ok(Some(WrittenVisit {
+        status: stored.status,
+        report: None,
+        json: stored.body,
+    }))
+}
+
+/// A visit's findings, each a violation on the business's record dated the visit's day.
+fn write_findings(db: &Db<'_>, prepared: &PreparedVisit) -> Result<(), AppError> {
+    for f in &prepared.visit.findings {
+        db.insert_violation(
+            &prepared.id,
+            &Violation {
+                date: prepared.date,
+                severity: f.severity,
+                suspended: false,
+                revoked: false,
+                note: f.note.clone(),
+            },
+            &prepared.caller.username,
+            &prepared.at,
+        )?;
+    }
+    Ok(())
+}
+
+/// The kind a visit takes from the tasks it satisfies: the most urgent among them
+/// (targeted, then follow-up, then special), else routine.
+fn most_urgent_kind(satisfied: &[(i64, String)]) -> String {
+    satisfied
+        .iter()
+        .map(|(_, k)| k.as_str())
+        .min_by_key(|k| match *k {
+            "targeted" => 0,
+            "follow_up" => 1,
+            "special" => 2,
+            _ => 3,
+        })
+        .unwrap_or("routine")
+        .to_owned()
 }
 
 #[cfg(test)]
