@@ -199,7 +199,7 @@ impl App {
                     "system",
                     "override lapsed",
                     &o.entity_id,
-                    &serde_json::to_value(o).unwrap_or_default(),
+                    &super::service::json_value("lapsed override", o)?,
                 )?;
             }
             let filter = if everything {
@@ -265,7 +265,7 @@ impl App {
                 actor,
                 "record",
                 id.as_str(),
-                &serde_json::to_value(event).unwrap_or_default(),
+                &super::service::json_value("recorded event", event)?,
             )?;
             reclassify_in(
                 &db,
@@ -326,7 +326,7 @@ impl App {
                 actor,
                 "override set",
                 id.as_str(),
-                &serde_json::to_value(&row).unwrap_or_default(),
+                &super::service::json_value("override", &row)?,
             )?;
             Ok(row)
         })
@@ -348,7 +348,7 @@ impl App {
                     actor,
                     "override lifted",
                     id.as_str(),
-                    &serde_json::to_value(row).unwrap_or_default(),
+                    &super::service::json_value("lifted override", row)?,
                 )?;
             }
             Ok(lifted)

@@ -136,7 +136,13 @@ impl Db<'_> {
                     created_at: r.get(3)?,
                     approved_at: r.get(4)?,
                     approved_by: r.get(5)?,
-                    metrics: serde_json::from_str(&metrics).unwrap_or_default(),
+                    metrics: serde_json::from_str(&metrics).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            6,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })?,
                     grids: r.get(7)?,
                 })
             })?
@@ -158,7 +164,9 @@ impl Db<'_> {
         let (name, geometry, properties, area) =
             row.ok_or_else(|| StoreError::NotFound(format!("region '{region_code}'")))?;
         let mut props: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&properties).unwrap_or_default();
+            serde_json::from_str(&properties).map_err(|e| {
+                StoreError::Corrupt(format!("region '{region_code}' properties: {e}"))
+            })?;
         props.insert("code".into(), region_code.into());
         props.insert("name".into(), name.into());
         props.insert("area_m2".into(), area.into());

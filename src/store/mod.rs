@@ -60,6 +60,9 @@ pub enum StoreError {
     TooNew { found: u32, known: u32 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A value could not be written as JSON (a bug, never the caller's input).
+    #[error("{0}")]
+    Json(String),
     #[error("the write was not committed: {0}")]
     NotCommitted(String),
 }

@@ -392,8 +392,10 @@ impl Db<'_> {
                 campaign.name,
                 campaign.from.to_string(),
                 campaign.to.to_string(),
-                serde_json::to_string(&campaign.filter).unwrap_or_default(),
-                serde_json::to_string(&campaign.checklist).unwrap_or_default(),
+                serde_json::to_string(&campaign.filter)
+                    .map_err(|e| StoreError::Json(format!("campaign filter as JSON: {e}")))?,
+                serde_json::to_string(&campaign.checklist)
+                    .map_err(|e| StoreError::Json(format!("campaign checklist as JSON: {e}")))?,
                 by,
                 at
             ],
@@ -409,7 +411,7 @@ impl Db<'_> {
             )?
             .query_map([], |r| {
                 let json = |i: usize| -> rusqlite::Result<serde_json::Value> {
-                    Ok(serde_json::from_str(&r.get::<_, String>(i)?).unwrap_or_default())
+                    stored_json(i, &r.get::<_, String>(i)?)
                 };
                 Ok(CampaignRow {
                     id: r.get(0)?,
@@ -545,7 +547,7 @@ impl Db<'_> {
                     actor: r.get(2)?,
                     action: r.get(3)?,
                     subject: r.get(4)?,
-                    detail: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+                    detail: stored_json(5, &r.get::<_, String>(5)?)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?)
@@ -579,4 +581,12 @@ pub enum ExtraLink {
     Draw(i64),
     Complaint(i64),
     FollowUp(i64),
+}
+
+/// A column of stored JSON read back; text that is not JSON is a conversion error naming the
+/// column, not a silent null.
+fn stored_json(column: usize, text: &str) -> rusqlite::Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+    })
 }

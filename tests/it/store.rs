@@ -109,3 +109,21 @@ fn a_failed_write_rolls_back_everything_it_did() {
             .all(|row| !row.starts_with("audit_log"))
     );
 }
+
+#[test]
+fn stored_json_that_does_not_parse_is_an_error_not_a_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+    store
+        .write(|db| {
+            db.audit_text("2026-01-01T00:00:00Z", "test", "good", "x", r#"{"a":1}"#)?;
+            db.audit_text("2026-01-01T00:00:01Z", "test", "bad", "y", "{not json")
+        })
+        .unwrap();
+    // Reading the bad entry names the column it could not read, instead of showing null.
+    let err = store.read().audit_log(None, 10).unwrap_err().to_string();
+    assert!(err.contains("at index: 5"), "{err}");
+    let good = store.read().audit_log(Some(2), 10).unwrap();
+    assert_eq!(good.len(), 1);
+    assert_eq!(good[0].detail, serde_json::json!({ "a": 1 }));
+}
