@@ -14,27 +14,28 @@ use crate::domain::risk::{Classification, Reason, classify};
 use crate::store::{BusinessFilter, Db, EntityView, InspectionRows, OverrideRow, StoredClass};
 
 /// The reasons as stored and served: each rule with its text and evidence.
-pub fn reasons_json(reasons: &[Reason]) -> String {
-    let items: Vec<serde_json::Value> = reasons
-        .iter()
-        .map(|r| {
-            let mut evidence = serde_json::to_value(r).unwrap_or_default();
-            if let Some(map) = evidence.as_object_mut() {
-                map.remove("rule");
-            }
-            serde_json::json!({ "rule": r.rule(), "text": r.to_string(), "evidence": evidence })
-        })
-        .collect();
-    serde_json::Value::Array(items).to_string()
+pub fn reasons_json(reasons: &[Reason]) -> Result<String, serde_json::Error> {
+    let mut items = Vec::with_capacity(reasons.len());
+    for r in reasons {
+        let mut evidence = serde_json::to_value(r)?;
+        if let Some(map) = evidence.as_object_mut() {
+            map.remove("rule");
+        }
+        items.push(
+            serde_json::json!({ "rule": r.rule(), "text": r.to_string(), "evidence": evidence }),
+        );
+    }
+    Ok(serde_json::Value::Array(items).to_string())
 }
 
-fn stored(c: &Classification) -> StoredClass {
-    StoredClass {
+fn stored(c: &Classification) -> crate::store::Result<StoredClass> {
+    Ok(StoredClass {
         class: c.class,
-        reasons: reasons_json(&c.reasons),
+        reasons: reasons_json(&c.reasons)
+            .map_err(|e| crate::store::StoreError::Json(format!("reasons as JSON: {e}")))?,
         changes_on: c.changes_on,
         review_on: c.review_on,
-    }
+    })
 }
 
 /// The version of the classification rules' code, part of the policy's fingerprint: raised
@@ -96,7 +97,7 @@ pub(super) fn reclassify_in(
             .classes
             .entry(c.class.as_str().to_owned())
             .or_default() += 1;
-        let new = stored(&c);
+        let new = stored(&c)?;
         if row.stored.as_ref() != Some(&new) {
             updates.push((row.business.id.as_str().to_owned(), row.stored, new));
         }
