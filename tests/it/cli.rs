@@ -139,14 +139,11 @@ fn demo_builds_a_fresh_database_from_the_bundled_region() {
         gridpatrol::app::Clock::System,
     );
     app.token_hours = 1;
-    let cli = gridpatrol::app::access::Caller::command_line("test");
+    let cli = crate::support::test_caller();
     let plans = app.plans(&cli, "420102").unwrap();
     assert!(plans.iter().any(|p| p.status == "approved"), "{plans:?}");
     let clears = app
-        .clears(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            "420102",
-        )
+        .clears(&crate::support::test_caller(), "420102")
         .unwrap();
     assert!(clears.grids_without_a_post.is_empty(), "{clears:?}");
     assert!(clears.units_without_grid.is_empty());
@@ -158,7 +155,7 @@ fn demo_builds_a_fresh_database_from_the_bundled_region() {
     let login = app.login("officer", password).unwrap();
     let list = app
         .due_list(
-            &gridpatrol::app::access::Caller::command_line("test"),
+            &crate::support::test_caller(),
             login.user.officer_id.as_deref().unwrap(),
             app.clock.today(),
             30,
@@ -173,11 +170,7 @@ fn demo_builds_a_fresh_database_from_the_bundled_region() {
     let (this_month, _) = gridpatrol::app::schedule::month_of(today);
     let (from, to) = gridpatrol::app::schedule::month_of(this_month.pred_opt().unwrap());
     let (start, end, bulletin) = app
-        .latest_bulletin(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            "month",
-            "420102",
-        )
+        .latest_bulletin(&crate::support::test_caller(), "month", "420102")
         .unwrap()
         .expect("last month's bulletin");
     assert_eq!((start, end), (from, to));
@@ -190,7 +183,7 @@ fn demo_builds_a_fresh_database_from_the_bundled_region() {
     );
     let rows = app
         .coverage_report(
-            &gridpatrol::app::access::Caller::command_line("test"),
+            &crate::support::test_caller(),
             "420102",
             gridpatrol::domain::report::Period { from, to },
             gridpatrol::domain::report::Breakdown::Grid,

@@ -37,11 +37,7 @@ impl Service {
         let region = TinyRegion::jiangan(400, 5, "2026-12-31", Some(24));
         let (code, version) = region.plan_and_staff(&t.app, 6, "2027-01-01", "2027-12-31");
         t.app
-            .replan(
-                &gridpatrol::app::access::Caller::command_line("test"),
-                &code,
-                date("2027-01-20"),
-            )
+            .replan(&crate::support::test_caller(), &code, date("2027-01-20"))
             .unwrap();
         let store = Store::open(&t.app.db_path).unwrap();
         let a = store.read().open_posts(&code, version, "A").unwrap();
@@ -873,10 +869,7 @@ async fn a_late_visit_makes_up_the_oldest_missed_window_and_counts_for_its_own()
     let s = Service::new();
     let routine = |app: &gridpatrol::app::App| -> Vec<gridpatrol::store::TaskRow> {
         let mut tasks: Vec<_> = app
-            .tasks_for_entity(
-                &gridpatrol::app::access::Caller::command_line("test"),
-                &s.own,
-            )
+            .tasks_for_entity(&crate::support::test_caller(), &s.own)
             .unwrap()
             .into_iter()
             .filter(|t| t.kind == "routine")
@@ -1572,10 +1565,7 @@ async fn the_three_clears_list_what_is_missing() {
         .unwrap();
     let c = t
         .app
-        .clears(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            "tiny",
-        )
+        .clears(&crate::support::test_caller(), "tiny")
         .unwrap();
     assert_eq!(c.units_without_grid.len(), 2);
     assert_eq!(c.plan_version, None);
@@ -2012,7 +2002,7 @@ async fn the_manager_page_maps_coverage_drills_down_charts_months_and_links_down
     // A month's bulletin frozen, as the monthly job does.
     s.t.app
         .take_snapshots(
-            &gridpatrol::app::access::Caller::command_line("test"),
+            &crate::support::test_caller(),
             "month",
             (date("2026-12-01"), date("2026-12-31")),
         )
@@ -2046,11 +2036,7 @@ async fn the_manager_page_maps_coverage_drills_down_charts_months_and_links_down
     // The chart's month, read in one go over the year, is the month's report.
     let trend =
         s.t.app
-            .coverage_trend(
-                &gridpatrol::app::access::Caller::command_line("test"),
-                &s.region,
-                12,
-            )
+            .coverage_trend(&crate::support::test_caller(), &s.region, 12)
             .unwrap();
     assert_eq!(trend.len(), 12);
     let january = trend.iter().find(|p| p.month == "2027-01").unwrap();

@@ -25,14 +25,11 @@ fn dump(app: &App) -> Vec<String> {
 }
 
 fn open_routine(app: &App, entity: &str) -> Vec<gridpatrol::store::TaskRow> {
-    app.tasks_for_entity(
-        &gridpatrol::app::access::Caller::command_line("test"),
-        entity,
-    )
-    .unwrap()
-    .into_iter()
-    .filter(|t| t.status == "open" && t.kind == "routine")
-    .collect()
+    app.tasks_for_entity(&crate::support::test_caller(), entity)
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.status == "open" && t.kind == "routine")
+        .collect()
 }
 
 /// Builds before 2026-12-01 saved a planned routine task's due date as the first day a visit
@@ -45,11 +42,7 @@ fn the_nightly_replan_sets_the_window_start_of_tasks_saved_with_their_due_date()
     let day = t.at("2027-01-02");
     let today = date("2027-01-02");
     let first = day
-        .replan(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &code,
-            today,
-        )
+        .replan(&crate::support::test_caller(), &code, today)
         .unwrap();
     assert_eq!(
         first.window_starts_set, 0,
@@ -105,11 +98,7 @@ fn the_nightly_replan_sets_the_window_start_of_tasks_saved_with_their_due_date()
     );
 
     let second = day
-        .replan(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &code,
-            today,
-        )
+        .replan(&crate::support::test_caller(), &code, today)
         .unwrap();
     assert!(second.window_starts_set > 0, "{second:?}");
     assert!(second.window_starts_set <= aged, "{second:?}");
@@ -138,11 +127,7 @@ fn the_nightly_replan_sets_the_window_start_of_tasks_saved_with_their_due_date()
     assert_eq!(second.window_starts_set, set);
     // Once.
     let third = day
-        .replan(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &code,
-            today,
-        )
+        .replan(&crate::support::test_caller(), &code, today)
         .unwrap();
     assert_eq!(third.window_starts_set, 0, "{third:?}");
 }
@@ -153,11 +138,7 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
     let day = t.at("2027-01-02");
     // The first night moves the tasks onto the post holders; a plan's visits are all covered.
     let first = day
-        .replan(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &code,
-            date("2027-01-02"),
-        )
+        .replan(&crate::support::test_caller(), &code, date("2027-01-02"))
         .unwrap();
     assert_eq!(first.created, 0, "{first:?}");
     assert_eq!(first.cancelled, 0, "{first:?}");
@@ -168,10 +149,7 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
     let (mut checked, mut not_routine) = (0, 0);
     for b in day.list_businesses(None, None, 200).unwrap() {
         for task in day
-            .tasks_for_entity(
-                &gridpatrol::app::access::Caller::command_line("test"),
-                &b.id,
-            )
+            .tasks_for_entity(&crate::support::test_caller(), &b.id)
             .unwrap()
         {
             if task.status != "open" {
@@ -187,11 +165,7 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
     assert_eq!(not_routine, 0, "no complaint yet");
     let before = dump(&day);
     let second = day
-        .replan(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &code,
-            date("2027-01-02"),
-        )
+        .replan(&crate::support::test_caller(), &code, date("2027-01-02"))
         .unwrap();
     assert_eq!(
         (second.moved, second.cancelled, second.created),
@@ -234,18 +208,11 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
     .unwrap();
     let next = t.at("2027-01-06");
     let after_visit = next
-        .replan(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &code,
-            date("2027-01-06"),
-        )
+        .replan(&crate::support::test_caller(), &code, date("2027-01-06"))
         .unwrap();
     assert!(after_visit.cancelled >= 1, "{after_visit:?}");
     let status = next
-        .tasks_for_entity(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &visited,
-        )
+        .tasks_for_entity(&crate::support::test_caller(), &visited)
         .unwrap()
         .into_iter()
         .find(|x| x.id == task.id)
@@ -274,11 +241,7 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
     )
     .unwrap();
     let after_raise = next
-        .replan(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &code,
-            date("2027-01-06"),
-        )
+        .replan(&crate::support::test_caller(), &code, date("2027-01-06"))
         .unwrap();
     assert!(after_raise.created >= 2, "{after_raise:?}");
     let february: Vec<NaiveDate> = open_routine(&next, &raised)
@@ -290,11 +253,8 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
         february.len(),
         2,
         "class D: two visits in February: {:#?}",
-        next.tasks_for_entity(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &raised
-        )
-        .unwrap()
+        next.tasks_for_entity(&crate::support::test_caller(), &raised)
+            .unwrap()
     );
     assert!(
         february.iter().any(|d| *d <= date("2027-02-14"))
@@ -307,12 +267,8 @@ fn the_nightly_replan_follows_posts_visits_and_classes_and_changes_nothing_twice
 fn a_complaints_targeted_task_moves_with_the_grid_when_its_post_changes_hands() {
     let (t, _region, code) = planned();
     let day = t.at("2027-01-02");
-    day.replan(
-        &gridpatrol::app::access::Caller::command_line("test"),
-        &code,
-        date("2027-01-02"),
-    )
-    .unwrap();
+    day.replan(&crate::support::test_caller(), &code, date("2027-01-02"))
+        .unwrap();
     let business = day
         .list_businesses(None, None, 200)
         .unwrap()
@@ -330,14 +286,11 @@ fn a_complaints_targeted_task_moves_with_the_grid_when_its_post_changes_hands() 
     )
     .unwrap();
     let targeted = |app: &App| {
-        app.tasks_for_entity(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &business.id,
-        )
-        .unwrap()
-        .into_iter()
-        .find(|x| x.kind == "targeted" && x.status == "open")
-        .expect("the complaint's targeted task")
+        app.tasks_for_entity(&crate::support::test_caller(), &business.id)
+            .unwrap()
+            .into_iter()
+            .find(|x| x.kind == "targeted" && x.status == "open")
+            .expect("the complaint's targeted task")
     };
     let task = targeted(&day);
     let grid = task.grid.clone().unwrap();
@@ -357,11 +310,7 @@ fn a_complaints_targeted_task_moves_with_the_grid_when_its_post_changes_hands() 
         .unwrap();
     let next = t.at("2027-01-03");
     let report = next
-        .replan(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &code,
-            date("2027-01-03"),
-        )
+        .replan(&crate::support::test_caller(), &code, date("2027-01-03"))
         .unwrap();
     assert!(report.moved > 0, "{report:?}");
     let moved = targeted(&next);
@@ -376,19 +325,9 @@ fn a_complaints_targeted_task_moves_with_the_grid_when_its_post_changes_hands() 
 fn overdue_tasks_go_to_the_area_deputy_once() {
     let (t, _region, code) = planned();
     t.at("2027-01-02")
-        .replan(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &code,
-            date("2027-01-02"),
-        )
+        .replan(&crate::support::test_caller(), &code, date("2027-01-02"))
         .unwrap();
-    let areas = t
-        .app
-        .areas(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &code,
-        )
-        .unwrap();
+    let areas = t.app.areas(&crate::support::test_caller(), &code).unwrap();
     let schedule = parse_schedule("0 0 7 * * *").unwrap();
     // Nobody visited anything in January: on 2 February January's tasks are late.
     let feb = t.at("2027-02-02");
@@ -400,10 +339,7 @@ fn overdue_tasks_go_to_the_area_deputy_once() {
     for area in &areas {
         let deputy = area.deputy.as_deref().expect("every area has a deputy");
         for e in feb
-            .escalated_to(
-                &gridpatrol::app::access::Caller::command_line("test"),
-                deputy,
-            )
+            .escalated_to(&crate::support::test_caller(), deputy)
             .unwrap()
         {
             assert!(e.due_by < date("2027-02-02"), "{e:?}");
@@ -432,11 +368,7 @@ fn overdue_tasks_go_to_the_area_deputy_once() {
 fn snapshots_freeze_each_dekad_and_month_and_catch_up_what_was_missed() {
     let (t, _region, code) = planned();
     t.at("2027-01-02")
-        .replan(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            &code,
-            date("2027-01-02"),
-        )
+        .replan(&crate::support::test_caller(), &code, date("2027-01-02"))
         .unwrap();
     let dekad = parse_schedule(&JobSchedules::default().dekad_snapshot).unwrap();
     let monthly = parse_schedule(&JobSchedules::default().monthly_snapshot).unwrap();
@@ -448,7 +380,7 @@ fn snapshots_freeze_each_dekad_and_month_and_catch_up_what_was_missed() {
     );
     let first = day
         .snapshot(
-            &gridpatrol::app::access::Caller::command_line("test"),
+            &crate::support::test_caller(),
             "dekad",
             &code,
             date("2027-01-01"),
@@ -488,7 +420,7 @@ fn snapshots_freeze_each_dekad_and_month_and_catch_up_what_was_missed() {
     );
     let january = later
         .snapshot(
-            &gridpatrol::app::access::Caller::command_line("test"),
+            &crate::support::test_caller(),
             "month",
             &code,
             date("2027-01-01"),
@@ -499,7 +431,7 @@ fn snapshots_freeze_each_dekad_and_month_and_catch_up_what_was_missed() {
     // Monthly visits fall due on the 31st: in the last 旬 and in the month, none done.
     let last = later
         .snapshot(
-            &gridpatrol::app::access::Caller::command_line("test"),
+            &crate::support::test_caller(),
             "dekad",
             &code,
             date("2027-01-21"),
@@ -512,7 +444,7 @@ fn snapshots_freeze_each_dekad_and_month_and_catch_up_what_was_missed() {
         first.tasks_due + last.tasks_due + {
             later
                 .snapshot(
-                    &gridpatrol::app::access::Caller::command_line("test"),
+                    &crate::support::test_caller(),
                     "dekad",
                     &code,
                     date("2027-01-11"),
@@ -526,7 +458,7 @@ fn snapshots_freeze_each_dekad_and_month_and_catch_up_what_was_missed() {
     assert_eq!(
         later
             .snapshot(
-                &gridpatrol::app::access::Caller::command_line("test"),
+                &crate::support::test_caller(),
                 "dekad",
                 &code,
                 date("2027-01-01")
@@ -590,7 +522,7 @@ fn a_simulated_year_meets_every_class_frequency_in_every_period() {
         run_due_jobs(&app, &jobs);
         for id in &ids {
             let due: Vec<_> = app
-                .tasks_for_entity(&gridpatrol::app::access::Caller::command_line("test"), id)
+                .tasks_for_entity(&crate::support::test_caller(), id)
                 .unwrap()
                 .into_iter()
                 .filter(|x| x.status == "open" && x.due_on <= day)

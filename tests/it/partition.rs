@@ -259,10 +259,7 @@ fn plans_are_stored_as_drafts_and_approval_retires_the_plan_in_force() {
     t.app.approve_plan("tiny", 2, "chief Wang").unwrap();
     let statuses: Vec<(i64, String, i64)> = t
         .app
-        .plans(
-            &gridpatrol::app::access::Caller::command_line("test"),
-            "tiny",
-        )
+        .plans(&crate::support::test_caller(), "tiny")
         .unwrap()
         .into_iter()
         .map(|p| (p.version, p.status, p.grids))

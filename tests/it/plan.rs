@@ -153,7 +153,7 @@ fn a_saved_plan_gives_each_officer_an_ordered_due_list_a_route_and_a_calendar() 
     let list = t
         .app
         .due_list(
-            &gridpatrol::app::access::Caller::command_line("test"),
+            &crate::support::test_caller(),
             &officer,
             date("2027-01-20"),
             7,
@@ -190,7 +190,7 @@ fn a_saved_plan_gives_each_officer_an_ordered_due_list_a_route_and_a_calendar() 
     let routed = t
         .app
         .due_list(
-            &gridpatrol::app::access::Caller::command_line("test"),
+            &crate::support::test_caller(),
             &officer,
             date("2027-01-20"),
             7,

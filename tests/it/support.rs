@@ -9,6 +9,11 @@ use gridpatrol::app::{App, Clock};
 use gridpatrol::domain::entity::uscc_check_character;
 use gridpatrol::domain::policy::Policy;
 
+/// The caller the tests run use cases as: the command line's, which may do everything.
+pub fn test_caller() -> gridpatrol::app::access::Caller {
+    gridpatrol::app::access::Caller::command_line("test")
+}
+
 pub fn date(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
 }
